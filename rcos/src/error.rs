@@ -1,0 +1,318 @@
+//! Error types, one per operation.
+//!
+//! Errors that give a message back (`SendError`, `ResumeError`, `ReplyError`) hand it
+//! back through `into_inner`, so a failed send loses nothing. Their `Debug` does not
+//! need the message to be `Debug`.
+
+use std::fmt;
+
+use crate::TaskRef;
+use crate::message::Envelope;
+
+/// Why a message could not be sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SendErrorKind {
+    /// The receiving task has ended.
+    Ended,
+    /// The receiving task's bounded mailbox is full.
+    Full,
+    /// The receiver is on another node and the value is local-only, or the node cannot
+    /// be reached.
+    Unreachable,
+    /// No acknowledgement arrived within the timeout of a `deliver`.
+    Timeout,
+}
+
+impl fmt::Display for SendErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SendErrorKind::Ended => "the receiving task has ended",
+            SendErrorKind::Full => "the receiving task's mailbox is full",
+            SendErrorKind::Unreachable => "the receiving task cannot be reached",
+            SendErrorKind::Timeout => "delivery was not acknowledged in time",
+        })
+    }
+}
+
+/// A message that could not be sent, handed back with the reason.
+pub struct SendError<M> {
+    msg: M,
+    kind: SendErrorKind,
+}
+
+impl<M> SendError<M> {
+    pub(crate) fn new(msg: M, kind: SendErrorKind) -> Self {
+        SendError { msg, kind }
+    }
+
+    /// Why the send failed.
+    pub fn kind(&self) -> SendErrorKind {
+        self.kind
+    }
+
+    /// Whether the receiving task has ended.
+    pub fn is_ended(&self) -> bool {
+        self.kind == SendErrorKind::Ended
+    }
+
+    /// Whether the receiving task's mailbox was full.
+    pub fn is_full(&self) -> bool {
+        self.kind == SendErrorKind::Full
+    }
+
+    /// The message that was not sent.
+    pub fn into_inner(self) -> M {
+        self.msg
+    }
+
+    pub(crate) fn map<N>(self, f: impl FnOnce(M) -> N) -> SendError<N> {
+        SendError {
+            msg: f(self.msg),
+            kind: self.kind,
+        }
+    }
+}
+
+impl<M> fmt::Debug for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendError").field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+impl<M> fmt::Display for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "message not sent: {}", self.kind)
+    }
+}
+
+impl<M> std::error::Error for SendError<M> {}
+
+/// Why a wait (`receive`, `sleep`, `suspend`) ended without its usual result.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Interrupt {
+    /// The wait was called on a [`TaskRef`] that is not the calling task's own: only a
+    /// task can receive from its own mailbox or suspend itself.
+    WrongTask,
+}
+
+impl fmt::Display for Interrupt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Interrupt::WrongTask => f.write_str("a task can only wait on its own TaskRef"),
+        }
+    }
+}
+
+impl std::error::Error for Interrupt {}
+
+/// A `resume` that found no suspended task; the value is handed back.
+pub struct ResumeError<M> {
+    value: M,
+    ended: bool,
+}
+
+impl<M> ResumeError<M> {
+    pub(crate) fn new(value: M, ended: bool) -> Self {
+        ResumeError { value, ended }
+    }
+
+    /// Whether the task has ended (otherwise it was simply not suspended).
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The value that was not delivered.
+    pub fn into_inner(self) -> M {
+        self.value
+    }
+}
+
+impl<M> fmt::Debug for ResumeError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResumeError").field("ended", &self.ended).finish_non_exhaustive()
+    }
+}
+
+impl<M> fmt::Display for ResumeError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ended {
+            f.write_str("cannot resume a task that has ended")
+        } else {
+            f.write_str("cannot resume a task that is not suspended")
+        }
+    }
+}
+
+impl<M> std::error::Error for ResumeError<M> {}
+
+/// Why a name could not be registered.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// Another live task holds the name.
+    Taken {
+        /// The name.
+        name: String,
+        /// The task that holds it.
+        holder: TaskRef,
+    },
+    /// The task has ended.
+    Ended,
+    /// Only a task of this runtime can be registered here.
+    NotLocal,
+}
+
+impl fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegisterError::Taken { name, holder } => {
+                write!(f, "the name {name:?} is registered to {holder}")
+            }
+            RegisterError::Ended => f.write_str("an ended task cannot be registered"),
+            RegisterError::NotLocal => f.write_str("only a local task can be registered"),
+        }
+    }
+}
+
+impl std::error::Error for RegisterError {}
+
+/// Why [`TaskRef::locate`] found nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocateError {
+    /// No task took the name before the timeout.
+    NotFound {
+        /// The name looked for.
+        name: String,
+    },
+}
+
+impl fmt::Display for LocateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocateError::NotFound { name } => write!(f, "no task registered as {name:?} was found in time"),
+        }
+    }
+}
+
+impl std::error::Error for LocateError {}
+
+/// Why a [`call`](TaskRef::call) got no answer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The request could not be sent.
+    Send(SendErrorKind),
+    /// No reply within the timeout.
+    Timeout,
+    /// The receiver dropped the request without replying (or ended before reading it).
+    NoReply,
+    /// The reply was not of the expected type; here it is.
+    WrongReply(Envelope),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Send(kind) => write!(f, "request not sent: {kind}"),
+            CallError::Timeout => f.write_str("no reply in time"),
+            CallError::NoReply => f.write_str("the request was dropped without a reply"),
+            CallError::WrongReply(env) => write!(f, "unexpected reply of type {}", env.type_name()),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// A reply that could not be delivered; the value is handed back.
+pub struct ReplyError<R> {
+    reply: R,
+    reason: ReplyFailure,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReplyFailure {
+    NotWaiting,
+    Unreachable,
+}
+
+impl<R> ReplyError<R> {
+    pub(crate) fn new(reply: R, reason: ReplyFailure) -> Self {
+        ReplyError { reply, reason }
+    }
+
+    /// Whether the caller stopped waiting (it timed out or went away).
+    pub fn is_not_waiting(&self) -> bool {
+        self.reason == ReplyFailure::NotWaiting
+    }
+
+    /// The reply that was not delivered.
+    pub fn into_inner(self) -> R {
+        self.reply
+    }
+}
+
+impl<R> fmt::Debug for ReplyError<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyError").field("reason", &self.reason).finish_non_exhaustive()
+    }
+}
+
+impl<R> fmt::Display for ReplyError<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.reason {
+            ReplyFailure::NotWaiting => f.write_str("the caller is no longer waiting for a reply"),
+            ReplyFailure::Unreachable => f.write_str("the caller cannot be reached"),
+        }
+    }
+}
+
+impl<R> std::error::Error for ReplyError<R> {}
+
+/// Why [`Handle::join`](crate::Handle::join) returned without every task done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// `join` was called from inside the runtime it waits for, which would deadlock.
+    InsideRuntime,
+    /// Non-daemon tasks were still running when the timeout ran out.
+    Timeout,
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::InsideRuntime => f.write_str("join called from inside the runtime it waits for"),
+            JoinError::Timeout => f.write_str("tasks were still running when join timed out"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// Why a task could not be spawned by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// No `#[task(remote)]` function has this name in this program.
+    UnknownTask(String),
+    /// Several `#[task(remote)]` functions share this name; give them distinct
+    /// `name = "..."` options.
+    Ambiguous(String),
+    /// The arguments did not decode as the function's argument types.
+    BadArguments(String),
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::UnknownTask(name) => write!(f, "unknown task {name:?}"),
+            SpawnError::Ambiguous(name) => write!(f, "several remote tasks are named {name:?}"),
+            SpawnError::BadArguments(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}

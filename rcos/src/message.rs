@@ -1,0 +1,78 @@
+//! Messages: the [`Message`] trait, the type-erased [`Envelope`] a task receives, and
+//! request/reply with [`Request`] and [`ReplyTo`].
+//!
+//! Any type that is `Serialize + DeserializeOwned + Send + 'static` and implements
+//! [`Message`] can be sent to any [`TaskRef`](crate::TaskRef), local or (once the runtime is
+//! a node) remote: the bound is the same everywhere and never changes with cargo
+//! features. `#[derive(Message)]` gives a type its stable wire name; integers, floats,
+//! `bool`, `char`, `String`, `()`, tuples, `Vec`, `VecDeque`, `Option`, `Result`, `Box`,
+//! `HashMap`, `BTreeMap`, `HashSet`, `BTreeSet`, `Duration` and [`TaskRef`](crate::TaskRef)
+//! are messages already.
+//!
+//! Local delivery never serializes: the value is moved into the receiver's mailbox.
+//! A message from another node arrives encoded and is decoded on the receiver's first
+//! [`downcast`](Envelope::downcast), into the type the receiver asks for.
+//!
+//! Values that cannot be serialized (a socket, an `Arc`, a reply channel) can still be
+//! passed between local tasks with [`TaskRef::send_local`](crate::TaskRef::send_local); the
+//! receiver takes them out with [`Envelope::downcast_any`].
+
+mod envelope;
+mod impls;
+mod matcher;
+mod request;
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use envelope::Envelope;
+pub use matcher::Match;
+pub use crate::error::ReplyError;
+pub use request::{ReplyTo, Request};
+
+pub(crate) use envelope::DECODE_DEPTH_LIMIT;
+pub(crate) use request::ReplySlot;
+
+/// A value that can be sent to a task anywhere: in this program or on another node.
+///
+/// Implement it with `#[derive(Message)]` (re-exported from `rcos-macros`), which uses the
+/// type's name as its wire name; `#[message(name = "...")]` overrides it. The wire name
+/// is what a receiver on another node matches when it decodes the message, so two
+/// programs that exchange a type must agree on its name (a shared crate, or the same
+/// override in both).
+///
+/// ```
+/// use rcos::Message;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Serialize, Deserialize, Message)]
+/// struct Greeting {
+///     text: String,
+/// }
+///
+/// #[derive(Serialize, Deserialize, Message)]
+/// #[message(name = "inventory.v2.Restock")]
+/// struct Restock(u32);
+///
+/// assert_eq!(Greeting::wire_name(), "Greeting");
+/// assert_eq!(Restock::wire_name(), "inventory.v2.Restock");
+/// assert_eq!(<Vec<Option<u8>>>::wire_name(), "Vec<Option<u8>>");
+/// ```
+pub trait Message: Serialize + DeserializeOwned + Send + 'static {
+    /// The stable name this type travels under between nodes.
+    fn wire_name() -> Cow<'static, str>;
+}
+
+/// Encodes a message into its CBOR form (the wire form used between nodes).
+pub(crate) fn encode<M: Message>(msg: &M) -> Result<Vec<u8>, ciborium::ser::Error<std::io::Error>> {
+    let mut out = Vec::new();
+    ciborium::into_writer(msg, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes a message from its CBOR form, with the nesting depth bounded.
+pub(crate) fn decode<M: Message>(bytes: &[u8]) -> Result<M, ciborium::de::Error<std::io::Error>> {
+    ciborium::de::from_reader_with_recursion_limit(bytes, DECODE_DEPTH_LIMIT)
+}

@@ -1,0 +1,250 @@
+//! Request/reply: [`TaskRef::call`](crate::TaskRef::call) sends a [`Request`], the receiver
+//! answers through its [`ReplyTo`], and the answer goes straight to the waiting caller.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::{Arc, Weak};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{Envelope, Message};
+use crate::error::{ReplyError, ReplyFailure};
+use crate::runtime::{NodeId, Shared, context};
+use crate::util::{Mutex, Slot};
+
+/// A request sent with [`TaskRef::call`](crate::TaskRef::call): the body, and where the
+/// reply goes.
+///
+/// The receiver downcasts the envelope to `Request<M>`, reads the [`body`](Self::body),
+/// and answers with [`reply`](Self::reply). Dropping a request without replying tells
+/// the caller at once ([`CallError::NoReply`](crate::CallError::NoReply)).
+#[derive(Serialize, Deserialize)]
+pub struct Request<M> {
+    body: M,
+    reply_to: ReplyTo,
+}
+
+impl<M> Request<M> {
+    pub(crate) fn new(body: M, reply_to: ReplyTo) -> Self {
+        Request { body, reply_to }
+    }
+
+    /// The request's body.
+    pub fn body(&self) -> &M {
+        &self.body
+    }
+
+    /// Splits the request into its body and the handle to reply through.
+    pub fn into_parts(self) -> (M, ReplyTo) {
+        (self.body, self.reply_to)
+    }
+
+    /// Sends the reply to the caller.
+    ///
+    /// # Errors
+    /// The reply is handed back if the caller is no longer waiting (it timed out) or
+    /// cannot be reached.
+    pub fn reply<R: Message>(self, reply: R) -> Result<(), ReplyError<R>> {
+        self.reply_to.send(reply)
+    }
+}
+
+impl<M: Message> Message for Request<M> {
+    fn wire_name() -> Cow<'static, str> {
+        Cow::Owned(format!("rcos::Request<{}>", M::wire_name()))
+    }
+}
+
+impl<M: fmt::Debug> fmt::Debug for Request<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request").field("body", &self.body).finish_non_exhaustive()
+    }
+}
+
+/// Where the reply to a [`Request`] goes. Sending through it consumes it; dropping it
+/// unused tells the caller that no reply will come.
+pub struct ReplyTo {
+    repr: ReplyRepr,
+}
+
+enum ReplyRepr {
+    Local {
+        slot: Arc<ReplySlot>,
+        /// Serialized for another node, which now holds the right to reply: dropping
+        /// this copy must not tell the caller that no reply will come.
+        exported: std::sync::atomic::AtomicBool,
+    },
+    /// A caller on a runtime this one cannot reach.
+    Detached { node: NodeId, id: u64 },
+}
+
+/// The caller's side of a pending call.
+pub(crate) struct ReplySlot {
+    slot: Slot<Envelope>,
+    /// The runtime through which replies from other nodes are routed.
+    home: Option<Weak<Shared>>,
+    /// The id under which the slot is registered in `home`'s reply table, once exported.
+    exported_id: Mutex<Option<u64>>,
+}
+
+impl ReplySlot {
+    pub(crate) fn new(home: Option<Weak<Shared>>) -> ReplySlot {
+        ReplySlot {
+            slot: Slot::new(),
+            home,
+            exported_id: Mutex::new(None),
+        }
+    }
+
+    pub(crate) async fn wait(&self) -> Option<Envelope> {
+        self.slot.wait().await
+    }
+
+    /// The caller stopped waiting, or the replier went away.
+    pub(crate) fn close(&self) {
+        self.slot.close();
+        if let Some(id) = self.exported_id.lock().take() {
+            if let Some(home) = self.home.as_ref().and_then(Weak::upgrade) {
+                let removed = home.replies.lock().remove(&id);
+                drop(removed);
+            }
+        }
+    }
+
+    fn fill(&self, env: Envelope) -> Result<(), Envelope> {
+        let out = self.slot.fill(env);
+        if let Some(id) = self.exported_id.lock().take() {
+            if let Some(home) = self.home.as_ref().and_then(Weak::upgrade) {
+                let removed = home.replies.lock().remove(&id);
+                drop(removed);
+            }
+        }
+        out
+    }
+}
+
+impl ReplyTo {
+    pub(crate) fn local(slot: Arc<ReplySlot>) -> ReplyTo {
+        ReplyTo {
+            repr: ReplyRepr::Local {
+                slot,
+                exported: std::sync::atomic::AtomicBool::new(false),
+            },
+        }
+    }
+
+    /// Whether the caller still waits for the reply.
+    pub fn is_waiting(&self) -> bool {
+        match &self.repr {
+            ReplyRepr::Local { slot, .. } => !slot.slot.is_closed(),
+            ReplyRepr::Detached { .. } => false,
+        }
+    }
+
+    /// Sends the reply.
+    ///
+    /// # Errors
+    /// The reply is handed back if the caller stopped waiting or cannot be reached.
+    pub fn send<R: Message>(self, reply: R) -> Result<(), ReplyError<R>> {
+        match &self.repr {
+            ReplyRepr::Local { slot, .. } => slot.fill(Envelope::new(reply)).map_err(|env| {
+                let reply = match env.downcast::<R>() {
+                    Ok(reply) => reply,
+                    Err(_) => unreachable!("an envelope changed type"),
+                };
+                ReplyError::new(reply, ReplyFailure::NotWaiting)
+            }),
+            ReplyRepr::Detached { .. } => Err(ReplyError::new(reply, ReplyFailure::Unreachable)),
+        }
+    }
+}
+
+impl Drop for ReplyTo {
+    fn drop(&mut self) {
+        if let ReplyRepr::Local { slot, exported } = &self.repr {
+            if !exported.load(std::sync::atomic::Ordering::Acquire) {
+                slot.slot.close();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ReplyTo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyTo").field("waiting", &self.is_waiting()).finish_non_exhaustive()
+    }
+}
+
+/// How a `ReplyTo` travels: the caller's runtime and the slot's id there.
+#[derive(Serialize, Deserialize)]
+struct WireReplyTo {
+    node: String,
+    incarnation: u64,
+    id: u64,
+}
+
+impl Serialize for ReplyTo {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let wire = match &self.repr {
+            ReplyRepr::Local { slot, exported } => {
+                let home = slot
+                    .home
+                    .as_ref()
+                    .and_then(Weak::upgrade)
+                    .ok_or_else(|| serde::ser::Error::custom("the caller's runtime is gone"))?;
+                let id = {
+                    let mut exported_id = slot.exported_id.lock();
+                    match *exported_id {
+                        Some(id) => id,
+                        None => {
+                            let id = home.next_reply_id();
+                            home.replies.lock().insert(id, slot.clone());
+                            *exported_id = Some(id);
+                            id
+                        }
+                    }
+                };
+                exported.store(true, std::sync::atomic::Ordering::Release);
+                WireReplyTo {
+                    node: home.node.name.to_string(),
+                    incarnation: home.node.incarnation,
+                    id,
+                }
+            }
+            ReplyRepr::Detached { node, id } => WireReplyTo {
+                node: node.name.to_string(),
+                incarnation: node.incarnation,
+                id: *id,
+            },
+        };
+        wire.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReplyTo {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = WireReplyTo::deserialize(deserializer)?;
+        if let Some(shared) = context::current_shared() {
+            if shared.node.incarnation == wire.incarnation {
+                let slot = shared.replies.lock().get(&wire.id).cloned();
+                if let Some(slot) = slot {
+                    return Ok(ReplyTo {
+                        repr: ReplyRepr::Local {
+                            slot,
+                            exported: std::sync::atomic::AtomicBool::new(false),
+                        },
+                    });
+                }
+            }
+        }
+        Ok(ReplyTo {
+            repr: ReplyRepr::Detached {
+                node: NodeId {
+                    name: Arc::from(wire.node),
+                    incarnation: wire.incarnation,
+                },
+                id: wire.id,
+            },
+        })
+    }
+}

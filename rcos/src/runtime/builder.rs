@@ -1,0 +1,89 @@
+//! Configuring and starting a runtime.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{Runtime, new_shared, scheduler};
+
+/// Configures a [`Runtime`].
+///
+/// ```
+/// let rt = rcos::Runtime::builder()
+///     .workers(1) // pycos's semantics: one thread runs every task
+///     .name("single")
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.workers(), 1);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    workers: Option<usize>,
+    name: Option<Cow<'static, str>>,
+    seed: Option<u64>,
+}
+
+impl Builder {
+    /// A builder with the defaults: one worker per core, a generated name.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// How many worker threads run tasks (at least one). `workers(1)` gives pycos's
+    /// semantics: one task runs at a time, so tasks never race each other between awaits.
+    pub fn workers(mut self, workers: usize) -> Builder {
+        self.workers = Some(workers.max(1));
+        self
+    }
+
+    /// The runtime's name: it shows in task references (`name/id@runtime`), in thread
+    /// names and in logs.
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Makes a deterministic runtime for tests: one worker, a virtual clock that jumps to
+    /// the next timer whenever every task is waiting, and a ready order chosen by a
+    /// random generator seeded with `seed`. The same program with the same seed runs
+    /// the same way each time (as long as it does no real I/O and no thread outside the
+    /// runtime sends to it while it runs).
+    #[cfg(feature = "test-util")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+    pub fn deterministic(mut self, seed: u64) -> Builder {
+        self.seed = Some(seed);
+        self.workers = Some(1);
+        self
+    }
+
+    /// Starts the runtime's worker threads.
+    ///
+    /// # Errors
+    /// When the operating system refuses to start a thread.
+    pub fn build(self) -> std::io::Result<Runtime> {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let workers = self
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let name = self
+            .name
+            .unwrap_or_else(|| Cow::Owned(format!("rt{}", COUNTER.fetch_add(1, Ordering::Relaxed))));
+        let (shared, locals) = new_shared(name, workers, self.seed);
+        let mut threads = Vec::with_capacity(workers);
+        for (index, local) in locals.into_iter().enumerate() {
+            let worker_shared = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-worker-{index}", shared.node.name))
+                .spawn(move || scheduler::run_worker(worker_shared, index, local));
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                Err(error) => {
+                    // Stop the workers already started before reporting the failure.
+                    drop(Runtime::from_parts(shared, threads));
+                    return Err(error);
+                }
+            }
+        }
+        tracing::debug!(runtime = %shared.node, workers, "runtime started");
+        Ok(Runtime::from_parts(shared, threads))
+    }
+}

@@ -1,0 +1,370 @@
+//! The scheduler: worker threads that run tasks, with per-worker queues, a LIFO slot
+//! for the task woken last, work stealing, and async-io driving I/O and timers.
+//!
+//! Each worker runs `async_io::block_on` on a future that runs ready tasks; when none
+//! is ready it registers as a sleeper and returns `Pending`, which lets `block_on` wait
+//! on the reactor (or park) until it is woken. A task woken by a task running on the
+//! same worker goes to that worker's LIFO slot and runs next, so two tasks that talk to
+//! each other stay on one thread and hand control over without touching shared queues.
+//! The LIFO slot cannot be stolen; after a few LIFO runs in a row its task goes to the
+//! back of the local queue, so a chatty pair cannot starve the others.
+//!
+//! In deterministic mode (feature `test-util`) there is one worker, one ready list, and
+//! the next task is picked from it with a seeded random generator; when nothing is
+//! ready, the virtual clock jumps to the next timer.
+
+use std::cell::Cell;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::task::{Context, Poll, Waker};
+
+use async_task::{Runnable, ScheduleInfo};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+use super::Shared;
+use super::context::WORKER;
+use crate::util::Mutex;
+
+/// Tasks a worker runs before it lets `block_on` look at the reactor.
+const BUDGET: usize = 128;
+/// LIFO-slot runs in a row before the slot's task goes to the back of the queue.
+const MAX_LIFO_STREAK: u32 = 3;
+/// Every this many picks, the global queue is looked at first (fairness).
+const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+/// The scheduler's shared state.
+pub(crate) struct Scheduler {
+    injector: Injector<Runnable>,
+    stealers: Vec<Stealer<Runnable>>,
+    sleepers: Mutex<Vec<(usize, Waker)>>,
+    idle: AtomicUsize,
+    pub(super) shutdown: AtomicBool,
+    det: Option<Mutex<DetQueue>>,
+}
+
+struct DetQueue {
+    ready: Vec<Runnable>,
+    rng: fastrand::Rng,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("workers", &self.stealers.len())
+            .field("idle", &self.idle.load(Ordering::Relaxed))
+            .field("deterministic", &self.det.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scheduler {
+    /// Makes the scheduler and the local queues of its workers.
+    pub(super) fn new(workers: usize, seed: Option<u64>) -> (Scheduler, Vec<Worker<Runnable>>) {
+        let locals: Vec<Worker<Runnable>> = (0..workers).map(|_| Worker::new_fifo()).collect();
+        let sched = Scheduler {
+            injector: Injector::new(),
+            stealers: locals.iter().map(Worker::stealer).collect(),
+            sleepers: Mutex::new(Vec::with_capacity(workers)),
+            idle: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            det: seed.map(|seed| {
+                Mutex::new(DetQueue {
+                    ready: Vec::new(),
+                    rng: fastrand::Rng::with_seed(seed),
+                })
+            }),
+        };
+        (sched, locals)
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Queues a task that was woken.
+    pub(crate) fn schedule(&self, shared: &Arc<Shared>, runnable: Runnable, info: ScheduleInfo) {
+        if self.is_shut_down() {
+            // Dropping the runnable drops the task's future: the runtime is gone.
+            drop(runnable);
+            return;
+        }
+        if let Some(det) = &self.det {
+            det.lock().ready.push(runnable);
+            self.notify();
+            return;
+        }
+        let runnable = WORKER.with(|w| {
+            let Ok(w) = w.try_borrow() else {
+                return Some(runnable);
+            };
+            match w.as_ref() {
+                Some(ctx) if Arc::ptr_eq(&ctx.shared, shared) => {
+                    if info.woken_while_running {
+                        // The task yielded: it goes to the back, not to the front.
+                        ctx.local.push(runnable);
+                        self.notify();
+                    } else if let Some(prev) = ctx.lifo.replace(Some(runnable)) {
+                        ctx.local.push(prev);
+                        self.notify();
+                    }
+                    None
+                }
+                _ => Some(runnable),
+            }
+        });
+        if let Some(runnable) = runnable {
+            self.injector.push(runnable);
+            self.notify();
+        }
+    }
+
+    /// Queues a task that was just spawned: behind the tasks already waiting.
+    pub(crate) fn schedule_new(&self, shared: &Arc<Shared>, runnable: Runnable) {
+        if self.is_shut_down() {
+            drop(runnable);
+            return;
+        }
+        if let Some(det) = &self.det {
+            det.lock().ready.push(runnable);
+            self.notify();
+            return;
+        }
+        let runnable = WORKER.with(|w| {
+            let Ok(w) = w.try_borrow() else {
+                return Some(runnable);
+            };
+            match w.as_ref() {
+                Some(ctx) if Arc::ptr_eq(&ctx.shared, shared) => {
+                    ctx.local.push(runnable);
+                    None
+                }
+                _ => Some(runnable),
+            }
+        });
+        match runnable {
+            Some(runnable) => self.injector.push(runnable),
+            None => {}
+        }
+        self.notify();
+    }
+
+    /// Wakes a sleeping worker if there is one.
+    #[inline]
+    fn notify(&self) {
+        fence(Ordering::SeqCst);
+        if self.idle.load(Ordering::Relaxed) > 0 {
+            self.wake_one();
+        }
+    }
+
+    #[cold]
+    fn wake_one(&self) {
+        let waker = {
+            let mut sleepers = self.sleepers.lock();
+            let waker = sleepers.pop().map(|(_, w)| w);
+            if waker.is_some() {
+                self.idle.fetch_sub(1, Ordering::SeqCst);
+            }
+            waker
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Wakes every sleeping worker (shutdown, or the virtual clock moved).
+    pub(crate) fn wake_all(&self) {
+        let wakers: Vec<(usize, Waker)> = {
+            let mut sleepers = self.sleepers.lock();
+            self.idle.fetch_sub(sleepers.len(), Ordering::SeqCst);
+            std::mem::take(&mut *sleepers)
+        };
+        for (_, waker) in wakers {
+            waker.wake();
+        }
+    }
+
+    /// Drops every queued task (at shutdown, once the workers have stopped).
+    pub(super) fn drain(&self) {
+        loop {
+            match self.injector.steal() {
+                Steal::Success(runnable) => drop(runnable),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        if let Some(det) = &self.det {
+            let ready = std::mem::take(&mut det.lock().ready);
+            drop(ready);
+        }
+    }
+
+    fn has_work(&self) -> bool {
+        !self.injector.is_empty()
+            || self.stealers.iter().any(|s| !s.is_empty())
+            || self.det.as_ref().is_some_and(|d| !d.lock().ready.is_empty())
+    }
+}
+
+/// One worker's own state, kept in a thread-local on its thread.
+pub(crate) struct WorkerCtx {
+    pub(crate) shared: Arc<Shared>,
+    index: usize,
+    local: Worker<Runnable>,
+    lifo: Cell<Option<Runnable>>,
+    lifo_streak: Cell<u32>,
+    tick: Cell<u32>,
+    sleeping: Cell<bool>,
+}
+
+/// The body of a worker thread.
+pub(super) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Runnable>) {
+    let ctx = Rc::new(WorkerCtx {
+        shared,
+        index,
+        local,
+        lifo: Cell::new(None),
+        lifo_streak: Cell::new(0),
+        tick: Cell::new(0),
+        sleeping: Cell::new(false),
+    });
+    WORKER.with(|w| *w.borrow_mut() = Some(ctx.clone()));
+    tracing::debug!(runtime = %ctx.shared.node, worker = index, "worker started");
+    async_io::block_on(poll_fn(|cx| ctx.poll(cx)));
+    WORKER.with(|w| *w.borrow_mut() = None);
+    tracing::debug!(runtime = %ctx.shared.node, worker = index, "worker stopped");
+}
+
+impl WorkerCtx {
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let sched = &self.shared.sched;
+        if self.sleeping.get() {
+            self.wake_up();
+        }
+        let mut ran = 0;
+        while ran < BUDGET {
+            if sched.is_shut_down() {
+                self.drain();
+                return Poll::Ready(());
+            }
+            if let Some(runnable) = self.next() {
+                runnable.run();
+                ran += 1;
+                continue;
+            }
+            if self.shared.clock.advance_if_idle() {
+                continue;
+            }
+            // Nothing to do: register as a sleeper, then look once more so that a task
+            // queued in between is not missed.
+            self.sleeping.set(true);
+            sched.sleepers.lock().push((self.index, cx.waker().clone()));
+            sched.idle.fetch_add(1, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if self.has_work() || sched.is_shut_down() {
+                self.wake_up();
+                continue;
+            }
+            return Poll::Pending;
+        }
+        // Out of budget: let block_on look at the reactor, then come straight back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Takes this worker off the sleeper list if a notifier has not already done so.
+    fn wake_up(&self) {
+        self.sleeping.set(false);
+        let sched = &self.shared.sched;
+        let mut sleepers = sched.sleepers.lock();
+        if let Some(pos) = sleepers.iter().position(|(i, _)| *i == self.index) {
+            sleepers.swap_remove(pos);
+            sched.idle.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    fn has_work(&self) -> bool {
+        let lifo = self.lifo.take();
+        let has = lifo.is_some();
+        self.lifo.set(lifo);
+        has || !self.local.is_empty() || self.shared.sched.has_work()
+    }
+
+    fn next(&self) -> Option<Runnable> {
+        let sched = &self.shared.sched;
+        if let Some(det) = &sched.det {
+            let mut det = det.lock();
+            let len = det.ready.len();
+            if len == 0 {
+                return None;
+            }
+            let pick = det.rng.usize(..len);
+            return Some(det.ready.swap_remove(pick));
+        }
+        if let Some(runnable) = self.lifo.take() {
+            let streak = self.lifo_streak.get();
+            if streak < MAX_LIFO_STREAK {
+                self.lifo_streak.set(streak + 1);
+                return Some(runnable);
+            }
+            self.local.push(runnable);
+        }
+        self.lifo_streak.set(0);
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % GLOBAL_QUEUE_INTERVAL == 0 {
+            if let Some(runnable) = self.steal_global() {
+                return Some(runnable);
+            }
+        }
+        if let Some(runnable) = self.local.pop() {
+            return Some(runnable);
+        }
+        if let Some(runnable) = self.steal_global() {
+            return Some(runnable);
+        }
+        self.steal_other()
+    }
+
+    fn steal_global(&self) -> Option<Runnable> {
+        loop {
+            match self.shared.sched.injector.steal_batch_and_pop(&self.local) {
+                Steal::Success(runnable) => return Some(runnable),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
+    }
+
+    fn steal_other(&self) -> Option<Runnable> {
+        let stealers = &self.shared.sched.stealers;
+        let n = stealers.len();
+        if n <= 1 {
+            return None;
+        }
+        let start = fastrand::usize(..n);
+        for k in 0..n {
+            let i = (start + k) % n;
+            if i == self.index {
+                continue;
+            }
+            loop {
+                match stealers[i].steal_batch_and_pop(&self.local) {
+                    Steal::Success(runnable) => return Some(runnable),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+        }
+        None
+    }
+
+    fn drain(&self) {
+        drop(self.lifo.take());
+        while let Some(runnable) = self.local.pop() {
+            drop(runnable);
+        }
+    }
+}

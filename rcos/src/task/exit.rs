@@ -1,0 +1,155 @@
+//! How a task ended, and the value it returned.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::message::{Envelope, Message};
+use crate::util::Mutex;
+
+/// How a task ended.
+///
+/// [`TaskRef::finish`](crate::TaskRef::finish) and [`TaskRef::value`](crate::TaskRef::value)
+/// return it, and monitors receive it. Unlike pycos, which reports a terminated task as
+/// if it had finished normally, every way of ending is distinguishable.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Exit {
+    /// The task's function returned this value.
+    Returned(Value),
+    /// The task panicked with this message. The runtime and the other tasks carry on.
+    Panicked(String),
+    /// The task was terminated (by [`TaskRef::terminate`](crate::TaskRef::terminate), or
+    /// because its runtime was dropped or terminated).
+    Terminated,
+    /// No task with this reference is known: it ended before the reference was resolved
+    /// here, and how it ended has been forgotten.
+    NotFound,
+}
+
+impl Exit {
+    /// The returned value, if the task returned.
+    pub fn value(&self) -> Option<&Value> {
+        match self {
+            Exit::Returned(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Whether the task returned normally (whatever the value).
+    pub fn is_returned(&self) -> bool {
+        matches!(self, Exit::Returned(_))
+    }
+
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, Exit::Panicked(_))
+    }
+
+    /// Whether the task was terminated.
+    pub fn is_terminated(&self) -> bool {
+        matches!(self, Exit::Terminated)
+    }
+
+    /// The returned value as an `M`, or `None` if the task did not return one.
+    pub fn get<M: Message + Clone>(&self) -> Option<M> {
+        self.value().and_then(Value::get)
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Returned(value) => write!(f, "returned a {}", value.type_name()),
+            Exit::Panicked(msg) => write!(f, "panicked: {msg}"),
+            Exit::Terminated => f.write_str("terminated"),
+            Exit::NotFound => f.write_str("no such task"),
+        }
+    }
+}
+
+/// The value a task returned, shared by everyone who asks for it (every caller of
+/// `finish`, every monitor).
+///
+/// Copy it out with [`get`](Self::get) (for messages, which can also come from another
+/// node) or move it out once with [`take`](Self::take) (for any type).
+///
+/// ```
+/// # let rt = rcos::Runtime::new().unwrap();
+/// let task = rt.spawn(|_| async { vec![1u8, 2, 3] });
+/// let exit = task.value();
+/// let value = exit.value().unwrap();
+/// assert!(value.is::<Vec<u8>>());
+/// assert_eq!(value.get::<Vec<u8>>(), Some(vec![1, 2, 3]));
+/// ```
+#[derive(Clone)]
+pub struct Value {
+    inner: Arc<Mutex<Option<Envelope>>>,
+}
+
+impl Value {
+    /// A value of any type (only this program can read it).
+    pub fn new_local<T: Send + 'static>(value: T) -> Value {
+        Value::from_envelope(Envelope::new_local(value))
+    }
+
+    /// A message value (which could also be sent to another node).
+    pub fn new<M: Message>(value: M) -> Value {
+        Value::from_envelope(Envelope::new(value))
+    }
+
+    pub(crate) fn from_envelope(env: Envelope) -> Value {
+        Value {
+            inner: Arc::new(Mutex::new(Some(env))),
+        }
+    }
+
+    /// Whether the value is an `M`.
+    pub fn is<M: Message>(&self) -> bool {
+        self.inner.lock().as_ref().is_some_and(Envelope::is::<M>)
+    }
+
+    /// Whether the value is a `T` of any (local) type.
+    pub fn is_any<T: 'static>(&self) -> bool {
+        self.inner.lock().as_ref().is_some_and(Envelope::is_any::<T>)
+    }
+
+    /// A copy of the value if it is an `M` (decoded first if it came from another node).
+    pub fn get<M: Message + Clone>(&self) -> Option<M> {
+        self.inner.lock().as_mut().and_then(|env| env.peek::<M>().cloned())
+    }
+
+    /// Moves the value out if it is a `T`; later calls (and other holders) then get `None`.
+    pub fn take<T: Send + 'static>(&self) -> Option<T> {
+        let mut slot = self.inner.lock();
+        let env = slot.take()?;
+        match env.downcast_any::<T>() {
+            Ok(value) => Some(value),
+            Err(env) => {
+                *slot = Some(env);
+                None
+            }
+        }
+    }
+
+    /// The value's type name, or `"<taken>"` once it has been taken.
+    pub fn type_name(&self) -> String {
+        self.inner
+            .lock()
+            .as_ref()
+            .map_or_else(|| "<taken>".to_string(), |env| env.type_name().to_string())
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Value").field("type", &self.type_name()).finish()
+    }
+}
+
+/// Turns a task's output into a [`Value`]; messages stay encodable for other nodes.
+///
+/// `#[task]` picks the right conversion for its return type at compile time; closures
+/// spawned with [`spawn`](crate::spawn) store their output as a local value.
+pub(crate) fn output_value<T: Send + 'static>(out: T) -> Value {
+    Value::new_local(out)
+}

@@ -1,0 +1,278 @@
+//! Spawning: the future wrapper that runs a task's code, catches its panics, honours
+//! `terminate`, and records how it ended.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use async_task::{Runnable, ScheduleInfo, WithInfo};
+use pin_project_lite::pin_project;
+
+use super::core::{TaskCore, TaskLabel};
+use super::{Exit, TaskFn, TaskRef, Value};
+use crate::runtime::{Handle, context};
+use crate::util::panic_message;
+
+pin_project! {
+    /// A task's future as the scheduler sees it.
+    struct TaskFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        core: Option<Arc<TaskCore>>,
+        span: tracing::Span,
+        done: bool,
+    }
+
+    impl<F> PinnedDrop for TaskFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if *this.done {
+                return;
+            }
+            // Dropped before it finished: terminated, by `terminate` or with its runtime.
+            let Some(core) = this.core.take() else { return };
+            let _enter = this.span.enter();
+            let prev = context::set_current_task(Some(core));
+            let mut inner = this.inner;
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| inner.set(None))) {
+                tracing::error!(panic = %panic_message(&*panic), "task panicked while being dropped");
+            }
+            if let Some(core) = context::set_current_task(prev) {
+                core.finalize(Exit::Terminated);
+            }
+        }
+    }
+}
+
+impl<F: Future<Output = Value>> Future for TaskFuture<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        if *this.done {
+            return Poll::Ready(());
+        }
+        let _enter = this.span.enter();
+        let prev = context::set_current_task(this.core.take());
+        let terminate = context::with_current_task(|c| c.is_some_and(|c| c.terminate_requested()));
+        let outcome = if terminate {
+            let mut inner = this.inner.as_mut();
+            match catch_unwind(AssertUnwindSafe(|| inner.set(None))) {
+                Ok(()) => Some(Exit::Terminated),
+                Err(panic) => Some(Exit::Panicked(panic_message(&*panic))),
+            }
+        } else {
+            let inner = this.inner.as_mut();
+            match catch_unwind(AssertUnwindSafe(|| match inner.as_pin_mut() {
+                Some(fut) => fut.poll(cx),
+                None => Poll::Pending,
+            })) {
+                Ok(Poll::Pending) => None,
+                Ok(Poll::Ready(value)) => Some(Exit::Returned(value)),
+                Err(panic) => Some(Exit::Panicked(panic_message(&*panic))),
+            }
+        };
+        let Some(exit) = outcome else {
+            *this.core = context::set_current_task(prev);
+            return Poll::Pending;
+        };
+        // Drop what is left of the task's future before anyone learns that it ended.
+        let mut inner = this.inner;
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| inner.set(None))) {
+            tracing::error!(panic = %panic_message(&*panic), "task panicked while being dropped");
+        }
+        *this.done = true;
+        if let Some(core) = context::set_current_task(prev) {
+            core.finalize(exit);
+        }
+        Poll::Ready(())
+    }
+}
+
+/// How a bounded mailbox treats a message that does not fit.
+///
+/// Runtime signals (monitor statuses, hot-swap requests, throws) are never subject to
+/// it: they always get in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// `send` fails with [`SendErrorKind::Full`](crate::SendErrorKind::Full) (the
+    /// message handed back); `deliver` waits for room until its timeout.
+    Wait,
+    /// `send` and `deliver` both fail at once with the message handed back.
+    Fail,
+    /// The new message is dropped (and counted; see
+    /// [`TaskRef::dropped_messages`](crate::TaskRef::dropped_messages)); the sender is
+    /// not told.
+    DropNewest,
+}
+
+/// Configures a task before spawning it: name, daemon flag, mailbox bound, runtime.
+///
+/// ```
+/// use rcos::task::{Builder, Overflow};
+///
+/// # let rt = rcos::Runtime::new().unwrap();
+/// # let _guard = rt.enter();
+/// let worker = Builder::new()
+///     .name("worker")
+///     .daemon(true)
+///     .mailbox(1_000, Overflow::Fail)
+///     .spawn(|task| async move {
+///         while let Ok(_job) = task.receive().await {}
+///     });
+/// assert_eq!(worker.name(), "worker");
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use = "a builder does nothing until it spawns"]
+pub struct Builder {
+    name: Option<Cow<'static, str>>,
+    daemon: bool,
+    mailbox: Option<(usize, Overflow)>,
+}
+
+impl Builder {
+    /// A builder for a non-daemon task with an unbounded mailbox.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// The task's name (shown as `name/id@runtime`; not registered, see
+    /// [`TaskRef::register`]).
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// A daemon task does not hold [`join`](crate::Handle::join) open.
+    pub fn daemon(mut self, daemon: bool) -> Builder {
+        self.daemon = daemon;
+        self
+    }
+
+    /// Bounds the mailbox to `capacity` messages (at least 1), with the given policy for
+    /// a message that does not fit. Mailboxes are unbounded by default, as in pycos.
+    pub fn mailbox(mut self, capacity: usize, overflow: Overflow) -> Builder {
+        self.mailbox = Some((capacity.max(1), overflow));
+        self
+    }
+
+    /// Spawns on the caller's runtime (or the default runtime); see [`crate::spawn`].
+    pub fn spawn<F, Fut>(self, f: F) -> TaskRef
+    where
+        F: FnOnce(TaskRef) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        self.spawn_on(&current_or_default(), f)
+    }
+
+    /// Spawns on the given runtime.
+    pub fn spawn_on<F, Fut>(self, handle: &Handle, f: F) -> TaskRef
+    where
+        F: FnOnce(TaskRef) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        self.spawn_value(handle, "task", |task| {
+            let fut = f(task);
+            async move { super::exit::output_value(fut.await) }
+        })
+    }
+
+    /// Spawns a `#[task]` function with its arguments on the caller's runtime (or the
+    /// default runtime). The function's own options (name, daemon, mailbox) apply unless
+    /// this builder sets them.
+    pub fn spawn_fn<T: TaskFn>(self, task_fn: T, args: T::Args) -> TaskRef {
+        self.spawn_fn_on(&current_or_default(), task_fn, args)
+    }
+
+    /// Spawns a `#[task]` function with its arguments on the given runtime.
+    pub fn spawn_fn_on<T: TaskFn>(self, handle: &Handle, task_fn: T, args: T::Args) -> TaskRef {
+        let defaults = T::configure(Builder::new());
+        let merged = Builder {
+            name: self.name.or(defaults.name),
+            daemon: self.daemon || defaults.daemon,
+            mailbox: self.mailbox.or(defaults.mailbox),
+        };
+        merged.spawn_value(handle, T::NAME, move |task| {
+            let fut = task_fn.call(task, args);
+            async move { T::output_value(fut.await) }
+        })
+    }
+
+    fn spawn_value<F, Fut>(self, handle: &Handle, default_name: &'static str, f: F) -> TaskRef
+    where
+        F: FnOnce(TaskRef) -> Fut,
+        Fut: Future<Output = Value> + Send + 'static,
+    {
+        let shared = &handle.shared;
+        let name = self.name.unwrap_or(Cow::Borrowed(default_name));
+        let id = shared.next_task_id();
+        let core = Arc::new(TaskCore::new(id, shared.clone(), name, self.daemon, self.mailbox));
+        let task = TaskRef::from_core(core.clone());
+        let inner = f(task.clone());
+        let span = tracing::trace_span!("task", id, name = tracing::field::Empty);
+        if !span.is_disabled() {
+            span.record("name", tracing::field::display(task.name()));
+        }
+        let future = TaskFuture {
+            inner: Some(inner),
+            core: Some(core.clone()),
+            span,
+            done: false,
+        };
+        if !self.daemon {
+            shared.add_non_daemon();
+        }
+        shared.tasks.insert(core.clone());
+        let schedule_shared = shared.clone();
+        let schedule = move |runnable: Runnable, info: ScheduleInfo| {
+            schedule_shared.sched.schedule(&schedule_shared, runnable, info);
+        };
+        let (runnable, handle) = async_task::spawn(future, WithInfo(schedule));
+        handle.detach();
+        core.state.lock().self_waker = Some(runnable.waker());
+        if shared.is_shut_down() {
+            tracing::warn!(task = %TaskLabel(&task.name(), id), "spawn on a terminated runtime: the task ends at once");
+            drop(runnable);
+        } else {
+            shared.sched.schedule_new(shared, runnable);
+        }
+        task
+    }
+}
+
+/// The runtime the caller runs on, or the default one.
+pub(crate) fn current_or_default() -> Handle {
+    Handle::current().unwrap_or_else(crate::runtime::default_handle)
+}
+
+/// Spawns a task on the caller's runtime, or on the default runtime (started on first
+/// use, like pycos's `Pycos()`) when called outside any runtime.
+///
+/// `f` is called at once with the new task's [`TaskRef`] and returns the future the task
+/// runs. The future must be `Send` (tasks move between worker threads); `f` itself need
+/// not be.
+///
+/// ```
+/// let task = rcos::spawn(|task| async move {
+///     let msg = task.receive().await?;
+///     Ok::<_, rcos::Interrupt>(msg.downcast::<u32>().unwrap_or(0) * 2)
+/// });
+/// task.send(21u32).unwrap();
+/// let exit = task.value();
+/// assert_eq!(exit.value().unwrap().take::<Result<u32, rcos::Interrupt>>().unwrap().unwrap(), 42);
+/// # rcos::terminate();
+/// ```
+pub fn spawn<F, Fut>(f: F) -> TaskRef
+where
+    F: FnOnce(TaskRef) -> Fut,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    Builder::new().spawn(f)
+}

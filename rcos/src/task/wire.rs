@@ -1,0 +1,66 @@
+//! How a `TaskRef` travels inside a message.
+//!
+//! A reference is written as its runtime's identity (name and incarnation), the task's
+//! id and its name. Read back on the task's own runtime it is the live task again; read
+//! anywhere else it is a reference to that runtime's task, which reaches it once the
+//! runtimes are connected as nodes.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::TaskRef;
+use crate::message::Message;
+use crate::runtime::{NodeId, context};
+
+#[derive(Serialize, Deserialize)]
+struct WireTaskRef {
+    node: String,
+    incarnation: u64,
+    id: u64,
+    name: String,
+}
+
+impl Serialize for TaskRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let node = self.node();
+        WireTaskRef {
+            node: node.name.to_string(),
+            incarnation: node.incarnation,
+            id: self.id().0,
+            name: self.name().into_owned(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskRef {
+    /// Resolves against the runtime the deserializing code runs on (see
+    /// [`Handle::enter`](crate::Handle::enter)).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = WireTaskRef::deserialize(deserializer)?;
+        if let Some(shared) = context::current_shared() {
+            if shared.node.incarnation == wire.incarnation {
+                if let Some(core) = shared.tasks.get(wire.id) {
+                    return Ok(TaskRef::from_core(core));
+                }
+                return Ok(TaskRef::detached(shared.node.clone(), wire.id, wire.name));
+            }
+        }
+        Ok(TaskRef::detached(
+            NodeId {
+                name: Arc::from(wire.node),
+                incarnation: wire.incarnation,
+            },
+            wire.id,
+            wire.name,
+        ))
+    }
+}
+
+impl Message for TaskRef {
+    fn wire_name() -> Cow<'static, str> {
+        Cow::Borrowed("rcos::TaskRef")
+    }
+}
