@@ -76,7 +76,9 @@ impl<M> SendError<M> {
 
 impl<M> fmt::Debug for SendError<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendError").field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("SendError")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 
@@ -131,7 +133,9 @@ impl<M> ResumeError<M> {
 
 impl<M> fmt::Debug for ResumeError<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResumeError").field("ended", &self.ended).finish_non_exhaustive()
+        f.debug_struct("ResumeError")
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,7 +196,9 @@ pub enum LocateError {
 impl fmt::Display for LocateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LocateError::NotFound { name } => write!(f, "no task registered as {name:?} was found in time"),
+            LocateError::NotFound { name } => {
+                write!(f, "no task registered as {name:?} was found in time")
+            }
         }
     }
 }
@@ -210,7 +216,7 @@ pub enum CallError {
     /// The receiver dropped the request without replying (or ended before reading it).
     NoReply,
     /// The reply was not of the expected type; here it is.
-    WrongReply(Envelope),
+    WrongReply(WrongReply),
 }
 
 impl fmt::Display for CallError {
@@ -219,12 +225,49 @@ impl fmt::Display for CallError {
             CallError::Send(kind) => write!(f, "request not sent: {kind}"),
             CallError::Timeout => f.write_str("no reply in time"),
             CallError::NoReply => f.write_str("the request was dropped without a reply"),
-            CallError::WrongReply(env) => write!(f, "unexpected reply of type {}", env.type_name()),
+            CallError::WrongReply(reply) => {
+                write!(f, "unexpected reply of type {}", reply.type_name())
+            }
         }
     }
 }
 
 impl std::error::Error for CallError {}
+
+/// A reply of an unexpected type, handed back inside [`CallError::WrongReply`].
+pub struct WrongReply {
+    type_name: String,
+    // An `Envelope` is `Send` but not `Sync`; the mutex keeps the error `Sync` so it
+    // can travel in a `Box<dyn Error + Send + Sync>`.
+    env: crate::util::Mutex<Envelope>,
+}
+
+impl WrongReply {
+    pub(crate) fn new(env: Envelope) -> Self {
+        WrongReply {
+            type_name: env.type_name().to_string(),
+            env: crate::util::Mutex::new(env),
+        }
+    }
+
+    /// The type of the reply that came.
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// The reply itself.
+    pub fn into_envelope(self) -> Envelope {
+        self.env.into_inner()
+    }
+}
+
+impl fmt::Debug for WrongReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WrongReply")
+            .field("type", &self.type_name)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A reply that could not be delivered; the value is handed back.
 pub struct ReplyError<R> {
@@ -256,7 +299,9 @@ impl<R> ReplyError<R> {
 
 impl<R> fmt::Debug for ReplyError<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReplyError").field("reason", &self.reason).finish_non_exhaustive()
+        f.debug_struct("ReplyError")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
     }
 }
 
@@ -284,7 +329,9 @@ pub enum JoinError {
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            JoinError::InsideRuntime => f.write_str("join called from inside the runtime it waits for"),
+            JoinError::InsideRuntime => {
+                f.write_str("join called from inside the runtime it waits for")
+            }
             JoinError::Timeout => f.write_str("tasks were still running when join timed out"),
         }
     }

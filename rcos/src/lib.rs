@@ -83,7 +83,10 @@ pub mod task;
 pub mod time;
 mod util;
 
-pub use error::{CallError, Interrupt, JoinError, LocateError, RegisterError, ReplyError, ResumeError, SendError, SendErrorKind, SpawnError};
+pub use error::{
+    CallError, Interrupt, JoinError, LocateError, RegisterError, ReplyError, ResumeError,
+    SendError, SendErrorKind, SpawnError,
+};
 pub use message::{Envelope, Message, ReplyTo, Request};
 pub use runtime::{Handle, Runtime, join, terminate};
 pub use task::{Exit, TaskFn, TaskId, TaskRef, Value, spawn};
@@ -96,7 +99,7 @@ pub use rcos_macros::{Message, main, task};
 pub mod prelude {
     pub use crate::{Envelope, Exit, Handle, Message, Request, Runtime, TaskRef};
     #[cfg(feature = "macros")]
-    pub use rcos_macros::{Message, task};
+    pub use rcos_macros::task;
 }
 
 /// Support for the macros' expansions. Not part of the public API.

@@ -27,9 +27,9 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use crate::error::ReplyError;
 pub use envelope::Envelope;
 pub use matcher::Match;
-pub use crate::error::ReplyError;
 pub use request::{ReplyTo, Request};
 
 pub(crate) use envelope::DECODE_DEPTH_LIMIT;

@@ -62,11 +62,20 @@ impl Registry {
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<TaskRef> {
-        self.names.lock().get(name).filter(|t| t.is_alive()).cloned()
+        self.names
+            .lock()
+            .get(name)
+            .filter(|t| t.is_alive())
+            .cloned()
     }
 
     /// Waits up to `timeout` (on the runtime's clock) for `name` to be registered.
-    pub(crate) async fn locate(&self, shared: &Arc<Shared>, name: &str, timeout: Duration) -> Result<TaskRef, LocateError> {
+    pub(crate) async fn locate(
+        &self,
+        shared: &Arc<Shared>,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<TaskRef, LocateError> {
         let wait = async {
             loop {
                 if let Some(task) = self.get(name) {
@@ -79,8 +88,12 @@ impl Registry {
                 listener.await;
             }
         };
-        shared.clock.timeout(timeout, wait).await.map_err(|_| LocateError::NotFound {
-            name: name.to_string(),
-        })
+        shared
+            .clock
+            .timeout(timeout, wait)
+            .await
+            .map_err(|_| LocateError::NotFound {
+                name: name.to_string(),
+            })
     }
 }

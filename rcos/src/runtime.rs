@@ -398,7 +398,11 @@ impl Handle {
     /// # Errors
     /// [`SpawnError`](crate::SpawnError) if no remote task has that name, several do, or
     /// the arguments do not decode.
-    pub fn spawn_named(&self, name: &str, args: &[u8]) -> Result<TaskRef, crate::error::SpawnError> {
+    pub fn spawn_named(
+        &self,
+        name: &str,
+        args: &[u8],
+    ) -> Result<TaskRef, crate::error::SpawnError> {
         crate::task::spawn_by_name(self, name, args)
     }
 
@@ -409,7 +413,14 @@ impl Handle {
 }
 
 /// Builds the shared state of a new runtime.
-pub(crate) fn new_shared(name: Cow<'static, str>, workers: usize, seed: Option<u64>) -> (Arc<Shared>, Vec<crossbeam_deque::Worker<async_task::Runnable>>) {
+pub(crate) fn new_shared(
+    name: Cow<'static, str>,
+    workers: usize,
+    seed: Option<u64>,
+) -> (
+    Arc<Shared>,
+    Vec<crossbeam_deque::Worker<async_task::Runnable>>,
+) {
     let (sched, locals) = Scheduler::new(workers, seed);
     let clock = match seed {
         Some(_) => Clock::Virtual(Arc::new(crate::time::VirtualClock::new())),

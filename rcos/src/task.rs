@@ -36,13 +36,16 @@
 
 pub(crate) mod core;
 mod exit;
+mod lifecycle;
+mod receive;
+mod send;
 mod spawn;
 mod task_fn;
 mod taskref;
 mod wire;
 
 pub use exit::{Exit, Value};
-pub use spawn::{Builder, Overflow, spawn};
+pub use spawn::{Builder, Overflow, spawn, yield_now};
 pub use task_fn::{RemoteTaskEntry, RemoteTaskFn, TaskFn, remote_task_names};
 pub use taskref::{TaskId, TaskRef};
 

@@ -17,6 +17,10 @@ impl<T> Mutex<T> {
         Mutex(std::sync::Mutex::new(value))
     }
 
+    pub(crate) fn into_inner(self) -> T {
+        self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
+    }
+
     #[inline]
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
@@ -89,7 +93,11 @@ impl<T> Slot<T> {
 
     fn try_take(&self) -> Option<Option<T>> {
         let mut st = self.state.lock();
-        if st.closed { Some(st.value.take()) } else { None }
+        if st.closed {
+            Some(st.value.take())
+        } else {
+            None
+        }
     }
 
     /// Blocks the thread until the slot is filled (`Some`) or closed (`None`).
@@ -124,7 +132,9 @@ impl<T> Slot<T> {
 
 impl<T> std::fmt::Debug for Slot<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Slot").field("closed", &self.is_closed()).finish_non_exhaustive()
+        f.debug_struct("Slot")
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
     }
 }
 

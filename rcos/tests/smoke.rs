@@ -1,6 +1,6 @@
 //! Quick smoke tests of the runtime core (closures only, no macros).
-use std::time::Duration;
 use rcos::{Request, Runtime};
+use std::time::Duration;
 
 #[test]
 fn spawn_send_receive_value() {
@@ -12,7 +12,9 @@ fn spawn_send_receive_value() {
         }
         sum
     });
-    for i in 1..=3u64 { t.send(i).unwrap(); }
+    for i in 1..=3u64 {
+        t.send(i).unwrap();
+    }
     assert_eq!(t.value().get::<u64>(), Some(6));
     rt.join().unwrap();
 }
@@ -27,9 +29,16 @@ fn call_and_panic() {
             req.reply(v * 2).unwrap();
         }
     });
-    let r: u32 = rt.block_on({ let s = server.clone(); async move { s.call(21u32, Duration::from_secs(5)).await.unwrap() } });
+    let r: u32 = rt.block_on({
+        let s = server.clone();
+        async move { s.call(21u32, Duration::from_secs(5)).await.unwrap() }
+    });
     assert_eq!(r, 42);
-    let p = rt.spawn(|_| async { if true { panic!("boom") } });
+    let p = rt.spawn(|_| async {
+        if true {
+            panic!("boom")
+        }
+    });
     assert!(matches!(p.value(), rcos::Exit::Panicked(m) if m == "boom"));
     server.terminate();
     assert!(server.value().is_terminated());
@@ -40,7 +49,9 @@ fn call_and_panic() {
 fn many_tasks() {
     let rt = Runtime::builder().workers(2).build().unwrap();
     let start = std::time::Instant::now();
-    let tasks: Vec<_> = (0..100_000u64).map(|i| rt.spawn(move |_| async move { i })).collect();
+    let tasks: Vec<_> = (0..100_000u64)
+        .map(|i| rt.spawn(move |_| async move { i }))
+        .collect();
     rt.join().unwrap();
     eprintln!("100k spawn+join: {:?}", start.elapsed());
     assert_eq!(tasks[99_999].value().get::<u64>(), Some(99_999));

@@ -1,1 +1,62 @@
 //! Shared helpers for the rcos integration tests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rcos::Runtime;
+
+/// A generous timeout for waits that should end quickly: long enough that a busy
+/// two-core CI machine never trips it, short enough that a real hang fails the test.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A deterministic runtime: one worker, virtual clock, seeded ready order.
+///
+/// Set `RCOS_SEED_SALT` to run every deterministic test under other seeds (the tests
+/// must hold for any seed; the salt is how to check that).
+pub fn det(seed: u64) -> Runtime {
+    let salt = std::env::var("RCOS_SEED_SALT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0);
+    let seed = seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    Runtime::builder()
+        .deterministic(seed)
+        .name(format!("det{seed}"))
+        .build()
+        .expect("runtime starts")
+}
+
+/// A multi-threaded runtime with two workers.
+pub fn rt2() -> Runtime {
+    Runtime::builder()
+        .workers(2)
+        .build()
+        .expect("runtime starts")
+}
+
+/// Counts how many of the values it made have been dropped.
+#[derive(Clone, Debug, Default)]
+pub struct DropCounter(Arc<AtomicUsize>);
+
+/// One value counted by a [`DropCounter`].
+#[derive(Debug)]
+pub struct Counted(Arc<AtomicUsize>);
+
+impl DropCounter {
+    /// A new value whose drop is counted.
+    pub fn make(&self) -> Counted {
+        Counted(self.0.clone())
+    }
+
+    /// How many values have been dropped so far.
+    pub fn dropped(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}

@@ -113,7 +113,8 @@ impl<M: Message> Payload for MessageBox<M> {
     #[inline]
     fn take_into(self: Box<Self>, out: &mut dyn Any) -> Result<(), Box<dyn Payload>> {
         let MessageBox { header, value } = *self;
-        take_value(value, out).map_err(|value| Box::new(MessageBox { header, value }) as Box<dyn Payload>)
+        take_value(value, out)
+            .map_err(|value| Box::new(MessageBox { header, value }) as Box<dyn Payload>)
     }
     fn encode(&self) -> Option<Result<Encoded, String>> {
         Some(
@@ -142,7 +143,8 @@ impl<T: Send + 'static> Payload for LocalBox<T> {
     #[inline]
     fn take_into(self: Box<Self>, out: &mut dyn Any) -> Result<(), Box<dyn Payload>> {
         let LocalBox { header, value } = *self;
-        take_value(value, out).map_err(|value| Box::new(LocalBox { header, value }) as Box<dyn Payload>)
+        take_value(value, out)
+            .map_err(|value| Box::new(LocalBox { header, value }) as Box<dyn Payload>)
     }
 }
 
@@ -227,7 +229,10 @@ impl Envelope {
     pub(crate) fn from_encoded(name: String, bytes: Vec<u8>, span: tracing::Span) -> Envelope {
         Envelope {
             inner: Box::new(EncodedBox {
-                header: Header { span, system: false },
+                header: Header {
+                    span,
+                    system: false,
+                },
                 value: Encoded { name, bytes },
             }),
         }
@@ -400,7 +405,8 @@ mod tests {
     #[test]
     fn encoded_messages_decode_on_downcast() {
         let bytes = crate::message::encode(&vec![1u16, 2, 3]).unwrap();
-        let mut env = Envelope::from_encoded("Vec<u16>".into(), bytes.clone(), tracing::Span::none());
+        let mut env =
+            Envelope::from_encoded("Vec<u16>".into(), bytes.clone(), tracing::Span::none());
         assert!(env.is::<Vec<u16>>());
         assert!(!env.is::<Vec<u32>>());
         assert_eq!(env.type_name(), "Vec<u16>");
@@ -415,7 +421,8 @@ mod tests {
 
     #[test]
     fn malformed_encoded_message_is_handed_back() {
-        let env = Envelope::from_encoded("u64".into(), vec![0xff, 0x00, 0x13], tracing::Span::none());
+        let env =
+            Envelope::from_encoded("u64".into(), vec![0xff, 0x00, 0x13], tracing::Span::none());
         let env = env.downcast::<u64>().unwrap_err();
         assert_eq!(env.type_name(), "u64");
         // Deep nesting is refused rather than overflowing the stack.
@@ -430,7 +437,10 @@ mod tests {
         let enc = env.encode().unwrap().unwrap();
         assert_eq!(enc.name, "(u8, String)");
         let back = Envelope::from_encoded(enc.name, enc.bytes, tracing::Span::none());
-        assert_eq!(back.downcast::<(u8, String)>().unwrap(), (7, "x".to_string()));
+        assert_eq!(
+            back.downcast::<(u8, String)>().unwrap(),
+            (7, "x".to_string())
+        );
         assert!(Envelope::new_local(1u8).encode().is_none());
     }
 }

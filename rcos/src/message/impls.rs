@@ -111,7 +111,10 @@ mod tests {
         assert_eq!(<()>::wire_name(), "()");
         assert_eq!(<(u8,)>::wire_name(), "(u8,)");
         assert_eq!(<(u8, String, bool)>::wire_name(), "(u8, String, bool)");
-        assert_eq!(<HashMap<String, Vec<u8>>>::wire_name(), "HashMap<String, Vec<u8>>");
+        assert_eq!(
+            <HashMap<String, Vec<u8>>>::wire_name(),
+            "HashMap<String, Vec<u8>>"
+        );
         assert_eq!(<Result<u8, String>>::wire_name(), "Result<u8, String>");
         assert_eq!(Duration::wire_name(), "Duration");
     }

@@ -57,7 +57,9 @@ impl<M: Message> Message for Request<M> {
 
 impl<M: fmt::Debug> fmt::Debug for Request<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Request").field("body", &self.body).finish_non_exhaustive()
+        f.debug_struct("Request")
+            .field("body", &self.body)
+            .finish_non_exhaustive()
     }
 }
 
@@ -171,7 +173,9 @@ impl Drop for ReplyTo {
 
 impl fmt::Debug for ReplyTo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReplyTo").field("waiting", &self.is_waiting()).finish_non_exhaustive()
+        f.debug_struct("ReplyTo")
+            .field("waiting", &self.is_waiting())
+            .finish_non_exhaustive()
     }
 }
 

@@ -64,9 +64,9 @@ impl Builder {
         let workers = self
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-        let name = self
-            .name
-            .unwrap_or_else(|| Cow::Owned(format!("rt{}", COUNTER.fetch_add(1, Ordering::Relaxed))));
+        let name = self.name.unwrap_or_else(|| {
+            Cow::Owned(format!("rt{}", COUNTER.fetch_add(1, Ordering::Relaxed)))
+        });
         let (shared, locals) = new_shared(name, workers, self.seed);
         let mut threads = Vec::with_capacity(workers);
         for (index, local) in locals.into_iter().enumerate() {

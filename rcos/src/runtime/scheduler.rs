@@ -204,7 +204,10 @@ impl Scheduler {
     fn has_work(&self) -> bool {
         !self.injector.is_empty()
             || self.stealers.iter().any(|s| !s.is_empty())
-            || self.det.as_ref().is_some_and(|d| !d.lock().ready.is_empty())
+            || self
+                .det
+                .as_ref()
+                .is_some_and(|d| !d.lock().ready.is_empty())
     }
 }
 

@@ -242,7 +242,9 @@ impl TaskCore {
                 Exit::Panicked(msg) => {
                     tracing::error!(task = %TaskLabel(&st.name, self.id), panic = %msg, "task panicked")
                 }
-                other => tracing::trace!(task = %TaskLabel(&st.name, self.id), exit = %other, "task ended"),
+                other => {
+                    tracing::trace!(task = %TaskLabel(&st.name, self.id), exit = %other, "task ended")
+                }
             }
             st.exit = Some(exit);
             st.waiting = Waiting::Nothing;
@@ -257,11 +259,8 @@ impl TaskCore {
                 st.bounded.as_ref().map(|b| b.space.clone()),
             )
         };
-        self.exited.notify(usize::MAX);
-        if let Some(space) = space {
-            // Senders waiting for room learn that the task is gone.
-            space.notify(usize::MAX);
-        }
+        // Names and the table entry go first, so that whoever learns of the end finds
+        // the runtime's state consistent with it.
         if let Some(extra) = extra {
             let me = TaskRef::from_core(self.clone());
             for name in extra.names {
@@ -269,6 +268,11 @@ impl TaskCore {
             }
         }
         self.rt.tasks.remove(self.id);
+        self.exited.notify(usize::MAX);
+        if let Some(space) = space {
+            // Senders waiting for room learn that the task is gone.
+            space.notify(usize::MAX);
+        }
         if !daemon {
             self.rt.remove_non_daemon();
         }

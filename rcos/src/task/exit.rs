@@ -110,12 +110,18 @@ impl Value {
 
     /// Whether the value is a `T` of any (local) type.
     pub fn is_any<T: 'static>(&self) -> bool {
-        self.inner.lock().as_ref().is_some_and(Envelope::is_any::<T>)
+        self.inner
+            .lock()
+            .as_ref()
+            .is_some_and(Envelope::is_any::<T>)
     }
 
     /// A copy of the value if it is an `M` (decoded first if it came from another node).
     pub fn get<M: Message + Clone>(&self) -> Option<M> {
-        self.inner.lock().as_mut().and_then(|env| env.peek::<M>().cloned())
+        self.inner
+            .lock()
+            .as_mut()
+            .and_then(|env| env.peek::<M>().cloned())
     }
 
     /// Moves the value out if it is a `T`; later calls (and other holders) then get `None`.
@@ -142,7 +148,9 @@ impl Value {
 
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Value").field("type", &self.type_name()).finish()
+        f.debug_struct("Value")
+            .field("type", &self.type_name())
+            .finish()
     }
 }
 

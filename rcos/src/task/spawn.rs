@@ -212,7 +212,13 @@ impl Builder {
         let shared = &handle.shared;
         let name = self.name.unwrap_or(Cow::Borrowed(default_name));
         let id = shared.next_task_id();
-        let core = Arc::new(TaskCore::new(id, shared.clone(), name, self.daemon, self.mailbox));
+        let core = Arc::new(TaskCore::new(
+            id,
+            shared.clone(),
+            name,
+            self.daemon,
+            self.mailbox,
+        ));
         let task = TaskRef::from_core(core.clone());
         let inner = f(task.clone());
         let span = tracing::trace_span!("task", id, name = tracing::field::Empty);
@@ -231,7 +237,9 @@ impl Builder {
         shared.tasks.insert(core.clone());
         let schedule_shared = shared.clone();
         let schedule = move |runnable: Runnable, info: ScheduleInfo| {
-            schedule_shared.sched.schedule(&schedule_shared, runnable, info);
+            schedule_shared
+                .sched
+                .schedule(&schedule_shared, runnable, info);
         };
         let (runnable, handle) = async_task::spawn(future, WithInfo(schedule));
         handle.detach();
@@ -275,4 +283,23 @@ where
     Fut::Output: Send + 'static,
 {
     Builder::new().spawn(f)
+}
+
+/// Lets the other ready tasks run before the calling task continues.
+///
+/// Tasks are never preempted: a task that computes for a long time without awaiting
+/// holds its worker thread. Awaiting `yield_now()` in such a loop gives the others a
+/// turn.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
 }

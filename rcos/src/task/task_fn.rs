@@ -31,7 +31,11 @@ pub trait TaskFn: Copy + Send + Sync + 'static {
     }
 
     /// Runs the function as the task `task`.
-    fn call(self, task: TaskRef, args: Self::Args) -> impl Future<Output = Self::Output> + Send + 'static;
+    fn call(
+        self,
+        task: TaskRef,
+        args: Self::Args,
+    ) -> impl Future<Output = Self::Output> + Send + 'static;
 
     /// Stores the function's output for `finish`, monitors and (for messages) other nodes.
     fn output_value(output: Self::Output) -> Value {
@@ -63,7 +67,9 @@ impl RemoteTaskEntry {
 
 impl std::fmt::Debug for RemoteTaskEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteTaskEntry").field("name", &self.name).finish()
+        f.debug_struct("RemoteTaskEntry")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -77,17 +83,28 @@ fn spawn_encoded<T: RemoteTaskFn>(handle: &Handle, args: &[u8]) -> Result<TaskRe
 
 /// The names of every `#[task(remote)]` function compiled into this program.
 pub fn remote_task_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = inventory::iter::<RemoteTaskEntry>.into_iter().map(|e| e.name).collect();
+    let mut names: Vec<&'static str> = inventory::iter::<RemoteTaskEntry>
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     names.sort_unstable();
     names
 }
 
 /// Spawns the `#[task(remote)]` function registered as `name` with CBOR-encoded
 /// arguments (a tuple in declaration order).
-pub(crate) fn spawn_by_name(handle: &Handle, name: &str, args: &[u8]) -> Result<TaskRef, crate::error::SpawnError> {
+pub(crate) fn spawn_by_name(
+    handle: &Handle,
+    name: &str,
+    args: &[u8],
+) -> Result<TaskRef, crate::error::SpawnError> {
     use crate::error::SpawnError;
-    let mut found = inventory::iter::<RemoteTaskEntry>.into_iter().filter(|e| e.name == name);
-    let entry = found.next().ok_or_else(|| SpawnError::UnknownTask(name.to_string()))?;
+    let mut found = inventory::iter::<RemoteTaskEntry>
+        .into_iter()
+        .filter(|e| e.name == name);
+    let entry = found
+        .next()
+        .ok_or_else(|| SpawnError::UnknownTask(name.to_string()))?;
     if found.next().is_some() {
         return Err(SpawnError::Ambiguous(name.to_string()));
     }

@@ -45,7 +45,12 @@ impl<'de> Deserialize<'de> for TaskRef {
                 if let Some(core) = shared.tasks.get(wire.id) {
                     return Ok(TaskRef::from_core(core));
                 }
-                return Ok(TaskRef::detached(shared.node.clone(), wire.id, wire.name));
+                return Ok(TaskRef::detached(
+                    shared.node.clone(),
+                    wire.id,
+                    wire.name,
+                    true,
+                ));
             }
         }
         Ok(TaskRef::detached(
@@ -55,6 +60,7 @@ impl<'de> Deserialize<'de> for TaskRef {
             },
             wire.id,
             wire.name,
+            false,
         ))
     }
 }

@@ -1,0 +1,360 @@
+//! Waiting inside a task: `receive` and its variants, `suspend`, `sleep`, and `resume`
+//! from outside.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use super::TaskRef;
+use super::core::{TaskCore, Waiting};
+use super::taskref::Repr;
+use crate::error::{Interrupt, ResumeError};
+use crate::message::{Envelope, Message};
+use crate::runtime::context;
+
+impl TaskRef {
+    /// The calling task's own core, if this reference is the calling task's.
+    fn own_core(&self) -> Result<&Arc<TaskCore>, Interrupt> {
+        match &self.repr {
+            Repr::Local(core) if context::is_current_task(core) => Ok(core),
+            _ => Err(Interrupt::WrongTask),
+        }
+    }
+
+    /// Waits for the next message (pycos's `receive`/`recv`). Only the task itself can
+    /// receive.
+    ///
+    /// # Errors
+    /// [`Interrupt::WrongTask`] if this is not the calling task's own reference.
+    pub async fn receive(&self) -> Result<Envelope, Interrupt> {
+        let core = self.own_core()?;
+        let mut parked = ParkGuard::new(core, Waiting::Receive);
+        poll_fn(|cx| {
+            let (env, space) = {
+                let mut st = core.state.lock();
+                match st.pop() {
+                    Some(popped) => popped,
+                    None => {
+                        st.park(Waiting::Receive, cx.waker());
+                        parked.armed = true;
+                        return Poll::Pending;
+                    }
+                }
+            };
+            parked.armed = false;
+            if let Some(space) = space {
+                space.notify(1);
+            }
+            Poll::Ready(Ok(env))
+        })
+        .await
+    }
+
+    /// Same as [`receive`](Self::receive) (pycos's alias).
+    pub async fn recv(&self) -> Result<Envelope, Interrupt> {
+        self.receive().await
+    }
+
+    /// The next message if one is queued, without waiting (pycos's `receive(timeout=0)`).
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub fn try_receive(&self) -> Result<Option<Envelope>, Interrupt> {
+        let core = self.own_core()?;
+        let popped = core.state.lock().pop();
+        Ok(popped.map(|(env, space)| {
+            if let Some(space) = space {
+                space.notify(1);
+            }
+            env
+        }))
+    }
+
+    /// The next message, or `None` if none arrives within `timeout`.
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub async fn receive_timeout(&self, timeout: Duration) -> Result<Option<Envelope>, Interrupt> {
+        let core = self.own_core()?;
+        if timeout.is_zero() {
+            return self.try_receive();
+        }
+        match core.rt.clock.timeout(timeout, self.receive()).await {
+            Ok(result) => result.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The next message, or `alarm` (wrapped as an envelope) if none arrives within
+    /// `timeout`: pycos's `receive(timeout, alarm_value)`.
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub async fn receive_or<M: Message>(
+        &self,
+        timeout: Duration,
+        alarm: M,
+    ) -> Result<Envelope, Interrupt> {
+        Ok(self
+            .receive_timeout(timeout)
+            .await?
+            .unwrap_or_else(|| Envelope::new(alarm)))
+    }
+
+    /// Waits for the next message that `pred` accepts; the others stay queued, in
+    /// order, for later receives (pycos's `CategorizeMessages`, Erlang's selective
+    /// receive). Each queued message is offered to `pred` at most once per wake-up.
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub async fn receive_match<P>(&self, pred: P) -> Result<Envelope, Interrupt>
+    where
+        P: FnMut(&mut Envelope) -> bool,
+    {
+        let core = self.own_core()?;
+        select_receive(core, pred).await
+    }
+
+    /// [`receive_match`](Self::receive_match) with a timeout: `None` if no accepted
+    /// message arrives in time.
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub async fn receive_match_timeout<P>(
+        &self,
+        timeout: Duration,
+        pred: P,
+    ) -> Result<Option<Envelope>, Interrupt>
+    where
+        P: FnMut(&mut Envelope) -> bool,
+    {
+        let core = self.own_core()?;
+        match core
+            .rt
+            .clock
+            .timeout(timeout, select_receive(core, pred))
+            .await
+        {
+            Ok(result) => result.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Waits for the next message of type `M`; messages of other types stay queued in
+    /// order.
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub async fn receive_type<M: Message>(&self) -> Result<M, Interrupt> {
+        self.receive_where::<M, _>(|_| true).await
+    }
+
+    /// Waits for the next message of type `M` that `pred` accepts; the others stay
+    /// queued in order.
+    ///
+    /// ```
+    /// # use rcos::{Message, TaskRef};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Serialize, Deserialize, Message)]
+    /// struct Reply { id: u32, body: String }
+    ///
+    /// async fn wait_for_reply(task: &TaskRef, id: u32) -> Result<String, rcos::Interrupt> {
+    ///     Ok(task.receive_where(|r: &Reply| r.id == id).await?.body)
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub async fn receive_where<M, P>(&self, mut pred: P) -> Result<M, Interrupt>
+    where
+        M: Message,
+        P: FnMut(&M) -> bool,
+    {
+        let core = self.own_core()?;
+        let mut env = select_receive(core, |env| env.peek::<M>().is_some_and(&mut pred)).await?;
+        loop {
+            // `peek` decoded it in place, so this cannot fail; loop to stay panic-free.
+            match env.downcast::<M>() {
+                Ok(msg) => return Ok(msg),
+                Err(back) => {
+                    tracing::error!("selected message changed type; receiving the next one");
+                    drop(back);
+                    env =
+                        select_receive(core, |env| env.peek::<M>().is_some_and(&mut pred)).await?;
+                }
+            }
+        }
+    }
+
+    /// Waits for the next message of type `M`, or `None` after `timeout`; messages of
+    /// other types stay queued in order.
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub async fn receive_type_timeout<M: Message>(
+        &self,
+        timeout: Duration,
+    ) -> Result<Option<M>, Interrupt> {
+        let core = self.own_core()?;
+        match core
+            .rt
+            .clock
+            .timeout(timeout, self.receive_type::<M>())
+            .await
+        {
+            Ok(result) => result.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Suspends the task until another task [`resume`](Self::resume)s it (returning the
+    /// value it was resumed with) or `timeout` passes (returning `None`). With `None` as
+    /// the timeout only a resume ends the suspension; `Some(Duration::ZERO)` returns
+    /// `None` at once. A message does not end a suspension (pycos semantics).
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub async fn suspend(&self, timeout: Option<Duration>) -> Result<Option<Envelope>, Interrupt> {
+        let core = self.own_core()?;
+        if timeout.is_some_and(|t| t.is_zero()) {
+            return Ok(None);
+        }
+        let mut sleep = timeout.map(|t| core.rt.clock.sleep(t));
+        let mut parked = ParkGuard::new(core, Waiting::Suspend);
+        poll_fn(|cx| {
+            {
+                let mut st = core.state.lock();
+                if let Some(value) = st.resumed.take() {
+                    parked.armed = false;
+                    return Poll::Ready(Ok(Some(value)));
+                }
+                st.park(Waiting::Suspend, cx.waker());
+                parked.armed = true;
+            }
+            if let Some(sleep) = sleep.as_mut() {
+                if std::pin::Pin::new(sleep).poll(cx).is_ready() {
+                    let mut st = core.state.lock();
+                    if st.waiting == Waiting::Suspend {
+                        st.waiting = Waiting::Nothing;
+                    }
+                    parked.armed = false;
+                    // A resume that raced with the timer wins.
+                    return Poll::Ready(Ok(st.resumed.take()));
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Sleeps for `duration`: pycos's `sleep`, which is `suspend` with a timeout, so a
+    /// [`resume`](Self::resume) ends it early and its value is returned. Returns `None`
+    /// when the full time passed.
+    ///
+    /// # Errors
+    /// As [`receive`](Self::receive).
+    pub async fn sleep(&self, duration: Duration) -> Result<Option<Envelope>, Interrupt> {
+        self.suspend(Some(duration)).await
+    }
+
+    /// Wakes the task from [`suspend`](Self::suspend) or [`sleep`](Self::sleep) with a
+    /// value.
+    ///
+    /// # Errors
+    /// The value is handed back if the task is not suspended right now (a resume is not
+    /// kept for a later suspend; use an [`Event`](event_listener::Event) or a message
+    /// for that) or has ended.
+    pub fn resume<M: Message>(&self, value: M) -> Result<(), ResumeError<M>> {
+        let Repr::Local(core) = &self.repr else {
+            return Err(ResumeError::new(value, true));
+        };
+        let waker = {
+            let mut st = core.state.lock();
+            if st.exit.is_some() {
+                return Err(ResumeError::new(value, true));
+            }
+            if st.waiting != Waiting::Suspend {
+                return Err(ResumeError::new(value, false));
+            }
+            st.resumed = Some(Envelope::new(value));
+            st.take_waker_if(Waiting::Suspend)
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+}
+
+/// Clears a task's wait state if its `receive`/`suspend` future is dropped while parked,
+/// so that a later `resume` does not take a stale suspension for a live one.
+struct ParkGuard<'a> {
+    core: &'a Arc<TaskCore>,
+    kind: Waiting,
+    armed: bool,
+}
+
+impl<'a> ParkGuard<'a> {
+    fn new(core: &'a Arc<TaskCore>, kind: Waiting) -> Self {
+        ParkGuard {
+            core,
+            kind,
+            armed: false,
+        }
+    }
+}
+
+impl Drop for ParkGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut st = self.core.state.lock();
+            if st.waiting == self.kind {
+                st.waiting = Waiting::Nothing;
+            }
+        }
+    }
+}
+
+/// Selective receive: scans the queue outside the mailbox lock (so the predicate, which
+/// is user code, never runs under it), leaving unaccepted messages in order.
+async fn select_receive<P>(core: &Arc<TaskCore>, mut pred: P) -> Result<Envelope, Interrupt>
+where
+    P: FnMut(&mut Envelope) -> bool,
+{
+    let mut parked = ParkGuard::new(core, Waiting::Receive);
+    poll_fn(|cx| {
+        let mut scanned = 0;
+        loop {
+            let mut queue = std::mem::take(&mut core.state.lock().queue);
+            let hit = queue
+                .iter_mut()
+                .skip(scanned)
+                .position(|env| pred(env))
+                .and_then(|i| queue.remove(scanned + i));
+            scanned = queue.len();
+            let mut st = core.state.lock();
+            let newer = std::mem::take(&mut st.queue);
+            let more = !newer.is_empty();
+            queue.extend(newer);
+            st.queue = queue;
+            if let Some(env) = hit {
+                let space = st.made_room(&env);
+                drop(st);
+                parked.armed = false;
+                if let Some(space) = space {
+                    space.notify(1);
+                }
+                return Poll::Ready(Ok(env));
+            }
+            if more {
+                // Messages arrived while scanning: look at them before parking.
+                continue;
+            }
+            st.park(Waiting::Receive, cx.waker());
+            parked.armed = true;
+            return Poll::Pending;
+        }
+    })
+    .await
+}
