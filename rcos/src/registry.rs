@@ -45,7 +45,7 @@ impl Registry {
                 }
             }
         }
-        self.changed.notify(usize::MAX);
+        crate::util::notify(&self.changed, usize::MAX);
         Ok(key)
     }
 

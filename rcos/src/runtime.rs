@@ -27,11 +27,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-use event_listener::{Event, Listener};
 
 pub use builder::Builder;
 pub use context::EnterGuard;
@@ -68,11 +66,7 @@ pub(crate) struct Shared {
     pub(crate) names: Registry,
     pub(crate) clock: Clock,
     pub(crate) workers: usize,
-    next_task_id: AtomicU64,
     next_reply_id: AtomicU64,
-    /// Live tasks that are not daemons; `join` waits for this to reach zero.
-    non_daemon: AtomicUsize,
-    all_done: Event,
     /// Reply slots whose `ReplyTo` was serialized, by id.
     pub(crate) replies: Mutex<std::collections::HashMap<u64, Arc<crate::message::ReplySlot>>>,
 }
@@ -88,22 +82,8 @@ impl fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn next_task_id(&self) -> u64 {
-        self.next_task_id.fetch_add(1, Ordering::Relaxed)
-    }
-
     pub(crate) fn next_reply_id(&self) -> u64 {
         self.next_reply_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub(crate) fn add_non_daemon(&self) {
-        self.non_daemon.fetch_add(1, Ordering::SeqCst);
-    }
-
-    pub(crate) fn remove_non_daemon(&self) {
-        if self.non_daemon.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.all_done.notify(usize::MAX);
-        }
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
@@ -363,22 +343,14 @@ impl Handle {
         if context::on_worker_of(&self.shared) {
             return Err(JoinError::InsideRuntime);
         }
-        loop {
-            if self.shared.non_daemon.load(Ordering::SeqCst) == 0 || self.is_terminated() {
-                return Ok(());
-            }
-            let listener = self.shared.all_done.listen();
-            if self.shared.non_daemon.load(Ordering::SeqCst) == 0 {
-                return Ok(());
-            }
-            match deadline {
-                None => listener.wait(),
-                Some(deadline) => {
-                    if listener.wait_deadline(deadline).is_none() {
-                        return Err(JoinError::Timeout);
-                    }
-                }
-            }
+        let shared = &self.shared;
+        if shared
+            .tasks
+            .wait_non_daemon_done(deadline, || shared.is_shut_down())
+        {
+            Ok(())
+        } else {
+            Err(JoinError::Timeout)
         }
     }
 
@@ -436,10 +408,7 @@ pub(crate) fn new_shared(
         names: Registry::new(),
         clock,
         workers,
-        next_task_id: AtomicU64::new(1),
         next_reply_id: AtomicU64::new(1),
-        non_daemon: AtomicUsize::new(0),
-        all_done: Event::new(),
         replies: Mutex::new(std::collections::HashMap::new()),
     });
     (shared, locals)

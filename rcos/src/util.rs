@@ -27,6 +27,21 @@ impl<T> Mutex<T> {
     }
 }
 
+/// Notifies up to `n` listeners of `event`, if it has any.
+///
+/// `Event::notify` allocates the event's inner state on first use even when nobody
+/// listens; most events here (a task's end, a mailbox's room) usually have no
+/// listener, so this checks first. The fence orders the caller's state change (made
+/// before the call) against the listener count, so a listener that registered before
+/// checking that state is never missed.
+#[inline]
+pub(crate) fn notify(event: &event_listener::Event, n: usize) {
+    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    if event.total_listeners() > 0 {
+        event.notify(n);
+    }
+}
+
 /// Turns a panic payload into the message it carries.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
@@ -71,7 +86,7 @@ impl<T> Slot<T> {
             st.value = Some(value);
             st.closed = true;
         }
-        self.event.notify(usize::MAX);
+        notify(&self.event, usize::MAX);
         Ok(())
     }
 
@@ -82,7 +97,7 @@ impl<T> Slot<T> {
             !std::mem::replace(&mut st.closed, true)
         };
         if was_open {
-            self.event.notify(usize::MAX);
+            notify(&self.event, usize::MAX);
         }
     }
 

@@ -234,6 +234,7 @@ pub(super) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Runnab
         sleeping: Cell::new(false),
     });
     WORKER.with(|w| *w.borrow_mut() = Some(ctx.clone()));
+    crate::task::core::set_thread_shard(index);
     tracing::debug!(runtime = %ctx.shared.node, worker = index, "worker started");
     async_io::block_on(poll_fn(|cx| ctx.poll(cx)));
     WORKER.with(|w| *w.borrow_mut() = None);

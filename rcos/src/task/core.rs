@@ -4,10 +4,12 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Waker;
 
+use crossbeam_utils::CachePadded;
 use event_listener::Event;
+use slab::Slab;
 
 use super::{Exit, Overflow, TaskRef};
 use crate::error::{Interrupt, SendErrorKind};
@@ -122,9 +124,18 @@ impl State {
 /// Everything about one task that outlives a poll.
 pub(crate) struct TaskCore {
     pub(crate) id: u64,
+    pub(crate) slot: Slot,
     pub(crate) rt: Arc<Shared>,
     terminate: AtomicBool,
+    /// Its reference was serialized: it is indexed by id for remote messages.
+    exported: AtomicBool,
     pub(crate) state: Mutex<State>,
+    /// Messages the task took from its mailbox in one go and has not received yet:
+    /// older than everything in `state.queue`. Only the task itself touches it, so
+    /// under load a receiver takes many messages per lock of the shared queue.
+    batch: Mutex<VecDeque<Envelope>>,
+    /// `batch.len()`, readable without the lock (written only by the task).
+    batch_len: AtomicUsize,
     /// Notified when the task ends.
     pub(crate) exited: Event,
 }
@@ -139,6 +150,7 @@ pub(crate) enum Pushed {
 impl TaskCore {
     pub(crate) fn new(
         id: u64,
+        slot: Slot,
         rt: Arc<Shared>,
         name: Cow<'static, str>,
         daemon: bool,
@@ -146,8 +158,12 @@ impl TaskCore {
     ) -> TaskCore {
         TaskCore {
             id,
+            slot,
             rt,
             terminate: AtomicBool::new(false),
+            exported: AtomicBool::new(false),
+            batch: Mutex::new(VecDeque::new()),
+            batch_len: AtomicUsize::new(0),
             state: Mutex::new(State {
                 name,
                 queue: VecDeque::new(),
@@ -205,9 +221,102 @@ impl TaskCore {
         Ok(Pushed::Queued)
     }
 
+    /// The task's own next message, taking a batch from the shared queue when several
+    /// wait; with `park`, registers the waker for `Waiting::Receive` if there is none.
+    /// Only the task itself may call this.
+    #[inline]
+    pub(crate) fn pop_own(&self, park: Option<&Waker>) -> Option<Envelope> {
+        if self.batch_len.load(Ordering::Relaxed) > 0 {
+            let env = {
+                let mut batch = self.batch.lock();
+                let env = batch.pop_front();
+                self.batch_len.store(batch.len(), Ordering::Relaxed);
+                env
+            };
+            if let Some(env) = env {
+                if !env.is_system() {
+                    // A bounded mailbox counts batched messages until they are received.
+                    let space = self.state.lock().bounded.as_mut().map(|b| {
+                        b.len = b.len.saturating_sub(1);
+                        b.space.clone()
+                    });
+                    if let Some(space) = space {
+                        crate::util::notify(&space, 1);
+                    }
+                }
+                return Some(env);
+            }
+        }
+        let (env, space) = {
+            let mut st = self.state.lock();
+            if st.queue.len() > 1 && st.bounded.is_none() {
+                let mut batch = self.batch.lock();
+                std::mem::swap(&mut *batch, &mut st.queue);
+                let env = batch.pop_front();
+                self.batch_len.store(batch.len(), Ordering::Relaxed);
+                (env, None)
+            } else {
+                match st.pop() {
+                    Some((env, space)) => (Some(env), space),
+                    None => {
+                        if let Some(waker) = park {
+                            st.park(Waiting::Receive, waker);
+                        }
+                        (None, None)
+                    }
+                }
+            }
+        };
+        if let Some(space) = space {
+            crate::util::notify(&space, 1);
+        }
+        env
+    }
+
+    /// Takes every message not yet received, oldest first (for selective receive).
+    pub(crate) fn take_all_own(&self) -> VecDeque<Envelope> {
+        let mut all = {
+            let mut batch = self.batch.lock();
+            self.batch_len.store(0, Ordering::Relaxed);
+            std::mem::take(&mut *batch)
+        };
+        all.append(&mut self.state.lock().queue);
+        all
+    }
+
+    /// Puts back what selective receive did not take: older than anything that
+    /// arrived meanwhile.
+    pub(crate) fn put_back_own(&self, rest: VecDeque<Envelope>) {
+        let mut batch = self.batch.lock();
+        *batch = rest;
+        self.batch_len.store(batch.len(), Ordering::Relaxed);
+    }
+
+    /// Counts a selectively received message out of a bounded mailbox.
+    pub(crate) fn received_own(&self, env: &Envelope) {
+        let space = self.state.lock().made_room(env);
+        if let Some(space) = space {
+            crate::util::notify(&space, 1);
+        }
+    }
+
+    /// Messages waiting, batched or not.
+    pub(crate) fn mailbox_len(&self) -> usize {
+        self.batch_len.load(Ordering::Relaxed) + self.state.lock().queue.len()
+    }
+
     /// The event a sender waits on for room in a bounded mailbox.
     pub(crate) fn space_event(&self) -> Option<Arc<Event>> {
         self.state.lock().bounded.as_ref().map(|b| b.space.clone())
+    }
+
+    fn is_exported(&self) -> bool {
+        self.exported.load(Ordering::Acquire)
+    }
+
+    /// Marks the task as exported; true the first time.
+    fn mark_exported(&self) -> bool {
+        !self.exported.swap(true, Ordering::AcqRel)
     }
 
     pub(crate) fn terminate_requested(&self) -> bool {
@@ -267,17 +376,17 @@ impl TaskCore {
                 self.rt.names.release(&name, &me);
             }
         }
-        self.rt.tasks.remove(self.id);
-        self.exited.notify(usize::MAX);
+        self.rt.tasks.remove(self, daemon);
+        crate::util::notify(&self.exited, usize::MAX);
         if let Some(space) = space {
             // Senders waiting for room learn that the task is gone.
-            space.notify(usize::MAX);
-        }
-        if !daemon {
-            self.rt.remove_non_daemon();
+            crate::util::notify(&space, usize::MAX);
         }
         // Queued messages go with the task; requests among them tell their callers.
         drop(queue);
+        let batch = std::mem::take(&mut *self.batch.lock());
+        self.batch_len.store(0, Ordering::Relaxed);
+        drop(batch);
         drop(self_waker);
         true
     }
@@ -296,47 +405,224 @@ impl std::fmt::Display for TaskLabel<'_> {
     }
 }
 
-/// The live tasks of a runtime, by id.
+/// The live tasks of a runtime, with the count of live non-daemon tasks that
+/// [`join`](crate::Handle::join) waits for.
+///
+/// Tasks live in slabs, one per shard, each shard mostly used by one worker thread
+/// (the one that spawns into it), so spawning and ending tasks touches little shared
+/// memory. Tasks whose reference was serialized are also indexed by id, for messages
+/// that arrive addressed to them.
 pub(crate) struct TaskTable {
-    shards: Box<[Mutex<HashMap<u64, Arc<TaskCore>>>]>,
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
+    exported: Mutex<HashMap<u64, Arc<TaskCore>>>,
+    /// Threads waiting in `join`; ending tasks notify only when there are some.
+    joiners: AtomicUsize,
+    all_done: Event,
 }
 
-const SHARDS: usize = 16;
+#[derive(Default)]
+struct Shard {
+    tasks: Slab<Arc<TaskCore>>,
+    non_daemon: usize,
+    /// Tasks ever spawned into this shard; makes ids unique.
+    spawned: u64,
+}
+
+const SHARDS: usize = 64;
+
+/// Where a task sits in its runtime's table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slot {
+    shard: u8,
+    key: u32,
+}
+
+thread_local! {
+    /// The next shard this thread spawns into. Each thread walks the shards in turn,
+    /// starting at its own place: a task often ends on another worker than the one
+    /// that spawned it, and walking keeps the spawner and the finisher of tasks away
+    /// from each other's shard lock.
+    static SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Makes this thread start its walk at a place of its own (worker threads call it).
+pub(crate) fn set_thread_shard(index: usize) {
+    SHARD.with(|s| s.set(index * (SHARDS / 4)));
+}
+
+fn thread_shard() -> u8 {
+    SHARD.with(|s| {
+        let mut next = s.get();
+        if next == usize::MAX {
+            static START: AtomicUsize = AtomicUsize::new(0);
+            next = START.fetch_add(SHARDS / 4 + 1, Ordering::Relaxed);
+        }
+        s.set(next.wrapping_add(1));
+        (next % SHARDS) as u8
+    })
+}
 
 impl TaskTable {
     pub(crate) fn new() -> TaskTable {
         TaskTable {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| CachePadded::new(Mutex::new(Shard::default())))
+                .collect(),
+            exported: Mutex::new(HashMap::new()),
+            joiners: AtomicUsize::new(0),
+            all_done: Event::new(),
         }
     }
 
-    #[inline]
-    fn shard(&self, id: u64) -> &Mutex<HashMap<u64, Arc<TaskCore>>> {
-        &self.shards[(id as usize) % SHARDS]
+    /// Adds a new task, made by `make` from its id and slot.
+    pub(crate) fn insert_new(
+        &self,
+        daemon: bool,
+        make: impl FnOnce(u64, Slot) -> Arc<TaskCore>,
+    ) -> Arc<TaskCore> {
+        let shard_index = thread_shard();
+        let mut shard = self.shards[usize::from(shard_index)].lock();
+        shard.spawned += 1;
+        let id = shard.spawned * SHARDS as u64 + u64::from(shard_index);
+        let entry = shard.tasks.vacant_entry();
+        let slot = Slot {
+            shard: shard_index,
+            key: entry.key() as u32,
+        };
+        let core = make(id, slot);
+        entry.insert(core.clone());
+        shard.non_daemon += usize::from(!daemon);
+        core
     }
 
-    pub(crate) fn insert(&self, core: Arc<TaskCore>) {
-        self.shard(core.id).lock().insert(core.id, core);
-    }
-
-    pub(crate) fn remove(&self, id: u64) {
-        let removed = self.shard(id).lock().remove(&id);
+    pub(crate) fn remove(&self, core: &TaskCore, daemon: bool) {
+        let slot = core.slot;
+        let (removed, emptied) = {
+            let mut shard = self.shards[usize::from(slot.shard)].lock();
+            let removed = shard.tasks.try_remove(slot.key as usize);
+            if removed.is_some() && !daemon {
+                shard.non_daemon -= 1;
+            }
+            (removed, shard.non_daemon == 0)
+        };
         drop(removed);
+        if core.is_exported() {
+            let removed = self.exported.lock().remove(&core.id);
+            drop(removed);
+        }
+        if emptied {
+            self.wake_joiners();
+        }
     }
 
+    /// Moves a live task in or out of the non-daemon count.
+    pub(crate) fn set_daemon(&self, core: &TaskCore, daemon: bool) {
+        let emptied = {
+            let mut shard = self.shards[usize::from(core.slot.shard)].lock();
+            if !shard.tasks.contains(core.slot.key as usize) {
+                return;
+            }
+            if daemon {
+                shard.non_daemon -= 1;
+            } else {
+                shard.non_daemon += 1;
+            }
+            shard.non_daemon == 0
+        };
+        if emptied {
+            self.wake_joiners();
+        }
+    }
+
+    /// Indexes a task by id, once its reference has been serialized.
+    pub(crate) fn export(&self, core: &Arc<TaskCore>) {
+        if core.mark_exported() && core.state.lock().exit.is_none() {
+            self.exported.lock().insert(core.id, core.clone());
+            // It may have ended in between; its finalize then found nothing to remove.
+            if core.state.lock().exit.is_some() {
+                let removed = self.exported.lock().remove(&core.id);
+                drop(removed);
+            }
+        }
+    }
+
+    /// A live task whose reference was serialized, by id.
     pub(crate) fn get(&self, id: u64) -> Option<Arc<TaskCore>> {
-        self.shard(id).lock().get(&id).cloned()
+        self.exported.lock().get(&id).cloned()
+    }
+
+    fn wake_joiners(&self) {
+        if self.joiners.load(Ordering::SeqCst) > 0 {
+            crate::util::notify(&self.all_done, usize::MAX);
+        }
+    }
+
+    /// Live non-daemon tasks, counted with every shard locked.
+    pub(crate) fn non_daemon(&self) -> usize {
+        let guards: Vec<_> = self.shards.iter().map(|s| s.lock()).collect();
+        guards.iter().map(|g| g.non_daemon).sum()
+    }
+
+    /// Waits (blocking the thread) until no non-daemon task is alive, `stop` says so,
+    /// or the deadline passes; returns false on the deadline.
+    pub(crate) fn wait_non_daemon_done(
+        &self,
+        deadline: Option<std::time::Instant>,
+        stop: impl Fn() -> bool,
+    ) -> bool {
+        use event_listener::Listener;
+        self.joiners.fetch_add(1, Ordering::SeqCst);
+        let _leave = LeaveJoin(&self.joiners);
+        loop {
+            if stop() || self.non_daemon() == 0 {
+                return true;
+            }
+            let listener = self.all_done.listen();
+            if stop() || self.non_daemon() == 0 {
+                return true;
+            }
+            match deadline {
+                None => listener.wait(),
+                Some(deadline) => {
+                    if listener.wait_deadline(deadline).is_none() {
+                        return false;
+                    }
+                }
+            }
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
+        self.shards.iter().map(|s| s.lock().tasks.len()).sum()
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<TaskCore>> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
-            all.extend(shard.lock().values().cloned());
+            all.extend(shard.lock().tasks.iter().map(|(_, core)| core.clone()));
         }
         all
+    }
+}
+
+struct LeaveJoin<'a>(&'a AtomicUsize);
+
+impl Drop for LeaveJoin<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn sizes() {
+        eprintln!("TaskCore {}", std::mem::size_of::<super::TaskCore>());
+        eprintln!("State {}", std::mem::size_of::<super::State>());
+        eprintln!("Exit {}", std::mem::size_of::<crate::Exit>());
+        eprintln!("Envelope {}", std::mem::size_of::<crate::Envelope>());
+        eprintln!("Interrupt {}", std::mem::size_of::<crate::Interrupt>());
+        eprintln!("Event {}", std::mem::size_of::<event_listener::Event>());
+        eprintln!("Span {}", std::mem::size_of::<tracing::Span>());
     }
 }

@@ -83,50 +83,77 @@ impl fmt::Display for Exit {
 /// ```
 #[derive(Clone)]
 pub struct Value {
-    inner: Arc<Mutex<Option<Envelope>>>,
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    /// `()`, by far the most common output, stored without allocating.
+    Unit,
+    Boxed(Arc<Mutex<Option<Envelope>>>),
+}
+
+fn is_unit<T: 'static>() -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<()>()
 }
 
 impl Value {
     /// A value of any type (only this program can read it).
     pub fn new_local<T: Send + 'static>(value: T) -> Value {
+        if is_unit::<T>() {
+            return Value { repr: Repr::Unit };
+        }
         Value::from_envelope(Envelope::new_local(value))
     }
 
     /// A message value (which could also be sent to another node).
     pub fn new<M: Message>(value: M) -> Value {
+        if is_unit::<M>() {
+            return Value { repr: Repr::Unit };
+        }
         Value::from_envelope(Envelope::new(value))
     }
 
     pub(crate) fn from_envelope(env: Envelope) -> Value {
         Value {
-            inner: Arc::new(Mutex::new(Some(env))),
+            repr: Repr::Boxed(Arc::new(Mutex::new(Some(env)))),
         }
     }
 
     /// Whether the value is an `M`.
     pub fn is<M: Message>(&self) -> bool {
-        self.inner.lock().as_ref().is_some_and(Envelope::is::<M>)
+        match &self.repr {
+            Repr::Unit => is_unit::<M>(),
+            Repr::Boxed(inner) => inner.lock().as_ref().is_some_and(Envelope::is::<M>),
+        }
     }
 
     /// Whether the value is a `T` of any (local) type.
     pub fn is_any<T: 'static>(&self) -> bool {
-        self.inner
-            .lock()
-            .as_ref()
-            .is_some_and(Envelope::is_any::<T>)
+        match &self.repr {
+            Repr::Unit => is_unit::<T>(),
+            Repr::Boxed(inner) => inner.lock().as_ref().is_some_and(Envelope::is_any::<T>),
+        }
     }
 
     /// A copy of the value if it is an `M` (decoded first if it came from another node).
     pub fn get<M: Message + Clone>(&self) -> Option<M> {
-        self.inner
-            .lock()
-            .as_mut()
-            .and_then(|env| env.peek::<M>().cloned())
+        match &self.repr {
+            Repr::Unit => Envelope::new_local(()).downcast_any::<M>().ok(),
+            Repr::Boxed(inner) => inner
+                .lock()
+                .as_mut()
+                .and_then(|env| env.peek::<M>().cloned()),
+        }
     }
 
     /// Moves the value out if it is a `T`; later calls (and other holders) then get `None`.
     pub fn take<T: Send + 'static>(&self) -> Option<T> {
-        let mut slot = self.inner.lock();
+        let inner = match &self.repr {
+            Repr::Unit => return Envelope::new_local(()).downcast_any::<T>().ok(),
+            Repr::Boxed(inner) => inner,
+        };
+        let mut slot = inner.lock();
         let env = slot.take()?;
         match env.downcast_any::<T>() {
             Ok(value) => Some(value),
@@ -139,7 +166,11 @@ impl Value {
 
     /// The value's type name, or `"<taken>"` once it has been taken.
     pub fn type_name(&self) -> String {
-        self.inner
+        let inner = match &self.repr {
+            Repr::Unit => return "()".to_string(),
+            Repr::Boxed(inner) => inner,
+        };
+        inner
             .lock()
             .as_ref()
             .map_or_else(|| "<taken>".to_string(), |env| env.type_name().to_string())

@@ -21,11 +21,7 @@ impl TaskRef {
             return;
         }
         st.daemon = daemon;
-        if daemon {
-            core.rt.remove_non_daemon();
-        } else {
-            core.rt.add_non_daemon();
-        }
+        core.rt.tasks.set_daemon(core, daemon);
     }
 
     /// Whether the task is a daemon.
@@ -35,7 +31,7 @@ impl TaskRef {
 
     /// How many messages wait in the task's mailbox.
     pub fn mailbox_len(&self) -> usize {
-        self.core().map_or(0, |core| core.state.lock().queue.len())
+        self.core().map_or(0, |core| core.mailbox_len())
     }
 
     /// How many messages the task's bounded mailbox dropped under

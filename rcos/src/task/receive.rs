@@ -30,23 +30,15 @@ impl TaskRef {
     pub async fn receive(&self) -> Result<Envelope, Interrupt> {
         let core = self.own_core()?;
         let mut parked = ParkGuard::new(core, Waiting::Receive);
-        poll_fn(|cx| {
-            let (env, space) = {
-                let mut st = core.state.lock();
-                match st.pop() {
-                    Some(popped) => popped,
-                    None => {
-                        st.park(Waiting::Receive, cx.waker());
-                        parked.armed = true;
-                        return Poll::Pending;
-                    }
-                }
-            };
-            parked.armed = false;
-            if let Some(space) = space {
-                space.notify(1);
+        poll_fn(|cx| match core.pop_own(Some(cx.waker())) {
+            Some(env) => {
+                parked.armed = false;
+                Poll::Ready(Ok(env))
             }
-            Poll::Ready(Ok(env))
+            None => {
+                parked.armed = true;
+                Poll::Pending
+            }
         })
         .await
     }
@@ -61,14 +53,7 @@ impl TaskRef {
     /// # Errors
     /// As [`receive`](Self::receive).
     pub fn try_receive(&self) -> Result<Option<Envelope>, Interrupt> {
-        let core = self.own_core()?;
-        let popped = core.state.lock().pop();
-        Ok(popped.map(|(env, space)| {
-            if let Some(space) = space {
-                space.notify(1);
-            }
-            env
-        }))
+        Ok(self.own_core()?.pop_own(None))
     }
 
     /// The next message, or `None` if none arrives within `timeout`.
@@ -316,8 +301,8 @@ impl Drop for ParkGuard<'_> {
     }
 }
 
-/// Selective receive: scans the queue outside the mailbox lock (so the predicate, which
-/// is user code, never runs under it), leaving unaccepted messages in order.
+/// Selective receive: scans the unreceived messages outside the mailbox lock (so the
+/// predicate, which is user code, never runs under it), leaving the others in order.
 async fn select_receive<P>(core: &Arc<TaskCore>, mut pred: P) -> Result<Envelope, Interrupt>
 where
     P: FnMut(&mut Envelope) -> bool,
@@ -326,28 +311,21 @@ where
     poll_fn(|cx| {
         let mut scanned = 0;
         loop {
-            let mut queue = std::mem::take(&mut core.state.lock().queue);
-            let hit = queue
+            let mut all = core.take_all_own();
+            let hit = all
                 .iter_mut()
                 .skip(scanned)
                 .position(|env| pred(env))
-                .and_then(|i| queue.remove(scanned + i));
-            scanned = queue.len();
-            let mut st = core.state.lock();
-            let newer = std::mem::take(&mut st.queue);
-            let more = !newer.is_empty();
-            queue.extend(newer);
-            st.queue = queue;
+                .and_then(|i| all.remove(scanned + i));
+            scanned = all.len();
+            core.put_back_own(all);
             if let Some(env) = hit {
-                let space = st.made_room(&env);
-                drop(st);
                 parked.armed = false;
-                if let Some(space) = space {
-                    space.notify(1);
-                }
+                core.received_own(&env);
                 return Poll::Ready(Ok(env));
             }
-            if more {
+            let mut st = core.state.lock();
+            if !st.queue.is_empty() {
                 // Messages arrived while scanning: look at them before parking.
                 continue;
             }

@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 
 use super::core::{TaskCore, TaskLabel};
 use super::{Exit, TaskFn, TaskRef, Value};
-use crate::runtime::{Handle, context};
+use crate::runtime::{Handle, Shared, context};
 use crate::util::panic_message;
 
 pin_project! {
@@ -22,7 +22,8 @@ pin_project! {
         #[pin]
         inner: Option<F>,
         core: Option<Arc<TaskCore>>,
-        span: tracing::Span,
+        // Only when `rcos=trace` is enabled: a disabled span still takes 40 bytes.
+        span: Option<Box<tracing::Span>>,
         done: bool,
     }
 
@@ -34,7 +35,7 @@ pin_project! {
             }
             // Dropped before it finished: terminated, by `terminate` or with its runtime.
             let Some(core) = this.core.take() else { return };
-            let _enter = this.span.enter();
+            let _enter = this.span.as_ref().map(|s| s.enter());
             let prev = context::set_current_task(Some(core));
             let mut inner = this.inner;
             if let Err(panic) = catch_unwind(AssertUnwindSafe(|| inner.set(None))) {
@@ -55,9 +56,9 @@ impl<F: Future<Output = Value>> Future for TaskFuture<F> {
         if *this.done {
             return Poll::Ready(());
         }
-        let _enter = this.span.enter();
+        let _enter = this.span.as_ref().map(|s| s.enter());
+        let terminate = this.core.as_ref().is_some_and(|c| c.terminate_requested());
         let prev = context::set_current_task(this.core.take());
-        let terminate = context::with_current_task(|c| c.is_some_and(|c| c.terminate_requested()));
         let outcome = if terminate {
             let mut inner = this.inner.as_mut();
             match catch_unwind(AssertUnwindSafe(|| inner.set(None))) {
@@ -167,7 +168,7 @@ impl Builder {
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        self.spawn_on(&current_or_default(), f)
+        with_current_or_default(|shared| self.spawn_closure(shared, f))
     }
 
     /// Spawns on the given runtime.
@@ -177,7 +178,16 @@ impl Builder {
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        self.spawn_value(handle, "task", |task| {
+        self.spawn_closure(&handle.shared, f)
+    }
+
+    fn spawn_closure<F, Fut>(self, shared: &Arc<Shared>, f: F) -> TaskRef
+    where
+        F: FnOnce(TaskRef) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        self.spawn_value(shared, "task", |task| {
             let fut = f(task);
             async move { super::exit::output_value(fut.await) }
         })
@@ -187,59 +197,66 @@ impl Builder {
     /// default runtime). The function's own options (name, daemon, mailbox) apply unless
     /// this builder sets them.
     pub fn spawn_fn<T: TaskFn>(self, task_fn: T, args: T::Args) -> TaskRef {
-        self.spawn_fn_on(&current_or_default(), task_fn, args)
+        with_current_or_default(|shared| self.spawn_task_fn(shared, task_fn, args))
     }
 
     /// Spawns a `#[task]` function with its arguments on the given runtime.
     pub fn spawn_fn_on<T: TaskFn>(self, handle: &Handle, task_fn: T, args: T::Args) -> TaskRef {
+        self.spawn_task_fn(&handle.shared, task_fn, args)
+    }
+
+    fn spawn_task_fn<T: TaskFn>(self, shared: &Arc<Shared>, task_fn: T, args: T::Args) -> TaskRef {
         let defaults = T::configure(Builder::new());
         let merged = Builder {
             name: self.name.or(defaults.name),
             daemon: self.daemon || defaults.daemon,
             mailbox: self.mailbox.or(defaults.mailbox),
         };
-        merged.spawn_value(handle, T::NAME, move |task| {
+        merged.spawn_value(shared, T::NAME, move |task| {
             let fut = task_fn.call(task, args);
             async move { T::output_value(fut.await) }
         })
     }
 
-    fn spawn_value<F, Fut>(self, handle: &Handle, default_name: &'static str, f: F) -> TaskRef
+    fn spawn_value<F, Fut>(self, shared: &Arc<Shared>, default_name: &'static str, f: F) -> TaskRef
     where
         F: FnOnce(TaskRef) -> Fut,
         Fut: Future<Output = Value> + Send + 'static,
     {
-        let shared = &handle.shared;
         let name = self.name.unwrap_or(Cow::Borrowed(default_name));
-        let id = shared.next_task_id();
-        let core = Arc::new(TaskCore::new(
-            id,
-            shared.clone(),
-            name,
-            self.daemon,
-            self.mailbox,
-        ));
+        let daemon = self.daemon;
+        let mailbox = self.mailbox;
+        let core = shared.tasks.insert_new(daemon, |id, slot| {
+            Arc::new(TaskCore::new(
+                id,
+                slot,
+                shared.clone(),
+                name,
+                daemon,
+                mailbox,
+            ))
+        });
+        let id = core.id;
         let task = TaskRef::from_core(core.clone());
         let inner = f(task.clone());
         let span = tracing::trace_span!("task", id, name = tracing::field::Empty);
-        if !span.is_disabled() {
+        let span = (!span.is_disabled()).then(|| {
             span.record("name", tracing::field::display(task.name()));
-        }
+            Box::new(span)
+        });
         let future = TaskFuture {
             inner: Some(inner),
             core: Some(core.clone()),
             span,
             done: false,
         };
-        if !self.daemon {
-            shared.add_non_daemon();
-        }
-        shared.tasks.insert(core.clone());
-        let schedule_shared = shared.clone();
+        // The schedule function holds the task's own core rather than the runtime, so
+        // that spawning and ending tasks does not bounce the runtime's reference count
+        // between threads. (The cycle through `self_waker` is cut when the task ends.)
+        let schedule_core = core.clone();
         let schedule = move |runnable: Runnable, info: ScheduleInfo| {
-            schedule_shared
-                .sched
-                .schedule(&schedule_shared, runnable, info);
+            let rt = &schedule_core.rt;
+            rt.sched.schedule(rt, runnable, info);
         };
         let (runnable, handle) = async_task::spawn(future, WithInfo(schedule));
         handle.detach();
@@ -257,6 +274,17 @@ impl Builder {
 /// The runtime the caller runs on, or the default one.
 pub(crate) fn current_or_default() -> Handle {
     Handle::current().unwrap_or_else(crate::runtime::default_handle)
+}
+
+/// Calls `f` with the runtime the caller runs on, or with the default one.
+///
+/// From a task this borrows the runtime through the task's own core, so spawning does
+/// not bounce the runtime's reference count between worker threads.
+fn with_current_or_default<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> R {
+    match context::with_current_task(|core| core.cloned()) {
+        Some(core) => f(&core.rt),
+        None => f(&current_or_default().shared),
+    }
 }
 
 /// Spawns a task on the caller's runtime, or on the default runtime (started on first

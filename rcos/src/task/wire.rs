@@ -24,6 +24,10 @@ struct WireTaskRef {
 
 impl Serialize for TaskRef {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if let Some(core) = self.core() {
+            // From now on messages may arrive for it by id.
+            core.rt.tasks.export(core);
+        }
         let node = self.node();
         WireTaskRef {
             node: node.name.to_string(),

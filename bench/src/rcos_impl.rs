@@ -1,0 +1,163 @@
+//! The workloads on rcos.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rcos::{Request, Runtime, TaskRef};
+
+use crate::{Figure, Implementation, per_op, throughput};
+
+pub(crate) struct Rcos {
+    rt: Runtime,
+    name: &'static str,
+}
+
+impl Rcos {
+    pub(crate) fn new(workers: usize) -> Rcos {
+        let rt = Runtime::builder()
+            .workers(workers)
+            .name("bench")
+            .build()
+            .expect("runtime starts");
+        let name = if workers == 1 { "rcos-1t" } else { "rcos" };
+        Rcos { rt, name }
+    }
+}
+
+const LONG: Duration = Duration::from_secs(60);
+
+impl Implementation for Rcos {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn spawn_complete(&self, n: usize) -> Figure {
+        self.rt.block_on(async move {
+            let me = TaskRef::current().expect("block_on runs a task");
+            let left = Arc::new(AtomicUsize::new(n));
+            let start = Instant::now();
+            for _ in 0..n {
+                let left = left.clone();
+                let me = me.clone();
+                rcos::spawn(move |_| async move {
+                    if left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        let _ = me.send(());
+                    }
+                });
+            }
+            me.receive().await.expect("all done");
+            per_op(start.elapsed(), n)
+        })
+    }
+
+    fn pingpong(&self, n: usize) -> Figure {
+        self.rt.block_on(async move {
+            let pong = rcos::spawn(|task| async move {
+                let Ok(first) = task.receive().await else {
+                    return;
+                };
+                let Ok(ping) = first.downcast::<TaskRef>() else {
+                    return;
+                };
+                while let Ok(msg) = task.receive().await {
+                    if ping.forward(msg).is_err() {
+                        return;
+                    }
+                }
+            });
+            let me = TaskRef::current().expect("block_on runs a task");
+            pong.send(me.clone()).expect("pong alive");
+            let start = Instant::now();
+            for i in 0..n as u64 {
+                pong.send(i).expect("pong alive");
+                let _ = me.receive().await.expect("pong answers");
+            }
+            let fig = per_op(start.elapsed(), n);
+            pong.terminate();
+            fig
+        })
+    }
+
+    fn calls(&self, n: usize) -> Figure {
+        self.rt.block_on(async move {
+            let server = rcos::spawn(|task| async move {
+                while let Ok(msg) = task.receive().await {
+                    if let Ok(req) = msg.downcast::<Request<u64>>() {
+                        let n = *req.body();
+                        let _ = req.reply(n + 1);
+                    }
+                }
+            });
+            let start = Instant::now();
+            for i in 0..n as u64 {
+                let r: u64 = server.call(i, LONG).await.expect("server answers");
+                debug_assert_eq!(r, i + 1);
+            }
+            let fig = per_op(start.elapsed(), n);
+            server.terminate();
+            fig
+        })
+    }
+
+    fn fanin(&self, senders: usize, each: usize) -> Figure {
+        self.rt.block_on(async move {
+            let me = TaskRef::current().expect("block_on runs a task");
+            let total = senders * each;
+            let sink = rcos::spawn(move |task| async move {
+                let mut got = 0;
+                while got < total {
+                    if task.receive().await.is_err() {
+                        break;
+                    }
+                    got += 1;
+                }
+                let _ = me.send(got as u64);
+            });
+            let start = Instant::now();
+            for _ in 0..senders {
+                let sink = sink.clone();
+                rcos::spawn(move |_| async move {
+                    for i in 0..each as u64 {
+                        let _ = sink.send(i);
+                    }
+                });
+            }
+            let me = TaskRef::current().expect("block_on runs a task");
+            let got = me
+                .receive()
+                .await
+                .expect("sink reports")
+                .downcast::<u64>()
+                .unwrap_or(0);
+            assert_eq!(got as usize, total);
+            throughput(start.elapsed(), total)
+        })
+    }
+}
+
+/// Spawns `n` tasks blocked on receive; returns them with their runtime once every one
+/// has run and parked.
+pub(crate) fn idle_tasks(workers: usize, n: usize) -> (Runtime, Vec<TaskRef>) {
+    let rt = Runtime::builder()
+        .workers(workers)
+        .name("idle")
+        .build()
+        .expect("runtime starts");
+    let parked = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<TaskRef> = (0..n)
+        .map(|_| {
+            let parked = parked.clone();
+            rt.spawn(move |task| async move {
+                parked.fetch_add(1, Ordering::Release);
+                drop(task.receive().await)
+            })
+        })
+        .collect();
+    while parked.load(Ordering::Acquire) < n {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The counter moves just before the receive parks; give the last ones a moment.
+    std::thread::sleep(Duration::from_millis(50));
+    (rt, tasks)
+}
