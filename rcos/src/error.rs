@@ -91,9 +91,18 @@ impl<M> fmt::Display for SendError<M> {
 impl<M> std::error::Error for SendError<M> {}
 
 /// Why a wait (`receive`, `sleep`, `suspend`) ended without its usual result.
+///
+/// A task that propagates an interrupt out of its function with `?` gets pycos's
+/// semantics: an unhandled thrown error ends it with [`Exit::Thrown`](crate::Exit::Thrown),
+/// and a propagated hot-swap request is accepted.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Interrupt {
+    /// An error thrown into the task with [`TaskRef::throw`].
+    Thrown(crate::task::Thrown),
+    /// A hot-swap request, delivered only while the task is
+    /// [`hot_swappable`](TaskRef::hot_swappable).
+    HotSwap(crate::task::SwapRequest),
     /// The wait was called on a [`TaskRef`] that is not the calling task's own: only a
     /// task can receive from its own mailbox or suspend itself.
     WrongTask,
@@ -102,6 +111,8 @@ pub enum Interrupt {
 impl fmt::Display for Interrupt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Interrupt::Thrown(thrown) => write!(f, "error thrown into the task: {thrown}"),
+            Interrupt::HotSwap(req) => write!(f, "hot-swap request to {}", req.new_name()),
             Interrupt::WrongTask => f.write_str("a task can only wait on its own TaskRef"),
         }
     }

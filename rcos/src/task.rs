@@ -36,18 +36,24 @@
 
 pub(crate) mod core;
 mod exit;
+pub mod hotswap;
 mod lifecycle;
+mod monitor;
 mod receive;
 mod send;
 mod spawn;
 mod task_fn;
 mod taskref;
+mod throw;
 mod wire;
 
 pub use exit::{Exit, Value};
+pub use hotswap::{HotSwapError, SwapRequest};
+pub use monitor::{MonitorError, MonitorStatus};
 pub use spawn::{Builder, Overflow, spawn, yield_now};
 pub use task_fn::{RemoteTaskEntry, RemoteTaskFn, TaskFn, remote_task_names};
 pub use taskref::{TaskId, TaskRef};
+pub use throw::Thrown;
 
 pub(crate) use self::core::TaskTable;
 pub(crate) use task_fn::spawn_by_name;

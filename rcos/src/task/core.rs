@@ -4,14 +4,15 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::task::Waker;
 
 use crossbeam_utils::CachePadded;
 use event_listener::Event;
 use slab::Slab;
 
-use super::{Exit, Overflow, TaskRef};
+use super::hotswap::{Accepted, SwapRequest, SwapShared};
+use super::{Exit, MonitorStatus, Overflow, TaskRef, Thrown};
 use crate::error::{Interrupt, SendErrorKind};
 use crate::message::Envelope;
 use crate::runtime::Shared;
@@ -41,10 +42,35 @@ pub(crate) struct Bounded {
 }
 
 /// Rarely used parts of a task's state, boxed so an idle task stays small.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Extra {
     /// Names registered for the task; released when it ends.
     pub(crate) names: Vec<Arc<str>>,
+    /// Tasks told when this one ends.
+    pub(crate) monitors: Vec<TaskRef>,
+    /// Errors thrown into the task, for its next waits, oldest first.
+    pub(crate) thrown: VecDeque<Thrown>,
+    /// The last thrown error handed to the task: if the task's output still holds it
+    /// when the task ends, the task ended by not handling it.
+    pub(crate) delivered_throw: Option<(std::sync::Weak<()>, String)>,
+    /// Whether the task accepts hot-swap requests now.
+    pub(crate) swappable: bool,
+    /// A hot-swap request not yet handed to the task.
+    pub(crate) swap: Option<Arc<SwapShared>>,
+    /// The last request handed to the task: if its output still holds it when the
+    /// task ends, the task accepted by propagating it (pycos's re-raise).
+    pub(crate) delivered_swap: Option<std::sync::Weak<SwapShared>>,
+    /// An accepted swap, for the task's wrapper to carry out.
+    pub(crate) accepted: Option<Accepted>,
+    /// State handed from the old function to the new one across a swap.
+    pub(crate) swap_state: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl Extra {
+    /// Whether an interrupt is ready for the task's next wait.
+    pub(crate) fn has_interrupt(&self) -> bool {
+        !self.thrown.is_empty() || (self.swappable && self.swap.is_some())
+    }
 }
 
 pub(crate) struct State {
@@ -56,8 +82,6 @@ pub(crate) struct State {
     pub(crate) waker: Option<Waker>,
     /// A value from `resume`, for the task's current `suspend`.
     pub(crate) resumed: Option<Envelope>,
-    /// An interrupt for the task's current or next wait.
-    pub(crate) interrupt: Option<Interrupt>,
     pub(crate) daemon: bool,
     /// Wakes the task whatever it waits on (used by `terminate`).
     pub(crate) self_waker: Option<Waker>,
@@ -78,16 +102,6 @@ impl State {
             self.waker.take()
         } else {
             None
-        }
-    }
-
-    /// Takes the waker whatever the task waits on (`receive` or `suspend`).
-    pub(crate) fn take_any_waker(&mut self) -> Option<Waker> {
-        if self.waiting == Waiting::Nothing {
-            None
-        } else {
-            self.waiting = Waiting::Nothing;
-            self.waker.take()
         }
     }
 
@@ -112,7 +126,15 @@ impl State {
 
     /// Registers the task's waker for a wait of kind `waiting`.
     #[inline]
+    ///
+    /// An interrupt that arrived after the task last looked (a throw, or a swap request
+    /// while swappable) wakes it straight away instead: both are only ever queued under
+    /// this same lock, so none slips in between the look and the parking.
     pub(crate) fn park(&mut self, waiting: Waiting, waker: &Waker) {
+        if self.extra.as_ref().is_some_and(|e| e.has_interrupt()) {
+            waker.wake_by_ref();
+            return;
+        }
         self.waiting = waiting;
         match &self.waker {
             Some(w) if w.will_wake(waker) => {}
@@ -126,7 +148,9 @@ pub(crate) struct TaskCore {
     pub(crate) id: u64,
     pub(crate) slot: Slot,
     pub(crate) rt: Arc<Shared>,
-    terminate: AtomicBool,
+    /// `TERMINATE`, `INTERRUPT` and `SWAP`: what the task must look at, readable
+    /// without the lock.
+    signals: AtomicU8,
     /// Its reference was serialized: it is indexed by id for remote messages.
     exported: AtomicBool,
     pub(crate) state: Mutex<State>,
@@ -139,6 +163,13 @@ pub(crate) struct TaskCore {
     /// Notified when the task ends.
     pub(crate) exited: Event,
 }
+
+/// The task must end at its next await.
+pub(crate) const TERMINATE: u8 = 1;
+/// A thrown error or a hot-swap request waits for the task's next wait.
+pub(crate) const INTERRUPT: u8 = 2;
+/// The task accepted a hot swap: its wrapper must replace its future.
+pub(crate) const SWAP: u8 = 4;
 
 /// What a message push did.
 pub(crate) enum Pushed {
@@ -160,7 +191,7 @@ impl TaskCore {
             id,
             slot,
             rt,
-            terminate: AtomicBool::new(false),
+            signals: AtomicU8::new(0),
             exported: AtomicBool::new(false),
             batch: Mutex::new(VecDeque::new()),
             batch_len: AtomicUsize::new(0),
@@ -179,7 +210,6 @@ impl TaskCore {
                 waiting: Waiting::Nothing,
                 waker: None,
                 resumed: None,
-                interrupt: None,
                 daemon,
                 self_waker: None,
                 exit: None,
@@ -320,12 +350,54 @@ impl TaskCore {
     }
 
     pub(crate) fn terminate_requested(&self) -> bool {
-        self.terminate.load(Ordering::Acquire)
+        self.signals.load(Ordering::Acquire) & TERMINATE != 0
+    }
+
+    #[inline]
+    pub(crate) fn signalled(&self, signal: u8) -> bool {
+        self.signals.load(Ordering::Acquire) & signal != 0
+    }
+
+    pub(crate) fn set_signal(&self, signal: u8, on: bool) {
+        if on {
+            self.signals.fetch_or(signal, Ordering::AcqRel);
+        } else {
+            self.signals.fetch_and(!signal, Ordering::AcqRel);
+        }
+    }
+
+    /// The interrupt for the task's wait, if one is ready: a thrown error first, then a
+    /// hot-swap request (only while the task is swappable). Only the task itself may
+    /// call this.
+    #[inline]
+    pub(crate) fn take_interrupt(self: &Arc<Self>) -> Option<Interrupt> {
+        if !self.signalled(INTERRUPT) {
+            return None;
+        }
+        let mut st = self.state.lock();
+        let extra = st.extra.as_mut()?;
+        let interrupt = if let Some(thrown) = extra.thrown.pop_front() {
+            extra.delivered_throw = Some((thrown.token(), thrown.message().to_string()));
+            Some(Interrupt::Thrown(thrown))
+        } else if extra.swappable {
+            extra.swap.take().map(|shared| {
+                extra.delivered_swap = Some(Arc::downgrade(&shared));
+                Interrupt::HotSwap(SwapRequest::new(shared, self.clone()))
+            })
+        } else {
+            None
+        };
+        let more = extra.has_interrupt();
+        drop(st);
+        if !more {
+            self.set_signal(INTERRUPT, false);
+        }
+        interrupt
     }
 
     /// Asks the task to end at its next await point (or, after shutdown, to be dropped).
     pub(crate) fn request_terminate(&self) {
-        self.terminate.store(true, Ordering::Release);
+        self.set_signal(TERMINATE, true);
         let waker = {
             let st = self.state.lock();
             if st.exit.is_some() {
@@ -342,6 +414,7 @@ impl TaskCore {
     /// waiters, releases names, drops queued messages, counts it out for `join`.
     /// Returns false if the task had ended already.
     pub(crate) fn finalize(self: &Arc<Self>, exit: Exit) -> bool {
+        let exit_for_monitors;
         let (queue, extra, daemon, self_waker, space) = {
             let mut st = self.state.lock();
             if st.exit.is_some() {
@@ -356,10 +429,14 @@ impl TaskCore {
                 }
             }
             st.exit = Some(exit);
+            exit_for_monitors = st
+                .extra
+                .as_ref()
+                .filter(|e| !e.monitors.is_empty())
+                .and_then(|_| st.exit.clone());
             st.waiting = Waiting::Nothing;
             st.waker = None;
             st.resumed = None;
-            st.interrupt = None;
             (
                 std::mem::take(&mut st.queue),
                 st.extra.take(),
@@ -370,10 +447,18 @@ impl TaskCore {
         };
         // Names and the table entry go first, so that whoever learns of the end finds
         // the runtime's state consistent with it.
+        let mut monitors = Vec::new();
         if let Some(extra) = extra {
             let me = TaskRef::from_core(self.clone());
-            for name in extra.names {
-                self.rt.names.release(&name, &me);
+            for name in &extra.names {
+                self.rt.names.release(name, &me);
+            }
+            let Extra {
+                monitors: m, swap, ..
+            } = *extra;
+            monitors = m;
+            if let Some(swap) = swap {
+                swap.end(super::hotswap::Outcome::Ended);
             }
         }
         self.rt.tasks.remove(self, daemon);
@@ -381,6 +466,16 @@ impl TaskCore {
         if let Some(space) = space {
             // Senders waiting for room learn that the task is gone.
             crate::util::notify(&space, usize::MAX);
+        }
+        if !monitors.is_empty() {
+            let status = MonitorStatus {
+                task: TaskRef::from_core(self.clone()),
+                exit: exit_for_monitors.unwrap_or(Exit::NotFound),
+            };
+            for monitor in monitors {
+                // A monitor that has ended needs no news.
+                let _ = monitor.send_system(status.clone());
+            }
         }
         // Queued messages go with the task; requests among them tell their callers.
         drop(queue);

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::message::{Envelope, Message};
 use crate::util::Mutex;
 
@@ -11,7 +13,7 @@ use crate::util::Mutex;
 /// [`TaskRef::finish`](crate::TaskRef::finish) and [`TaskRef::value`](crate::TaskRef::value)
 /// return it, and monitors receive it. Unlike pycos, which reports a terminated task as
 /// if it had finished normally, every way of ending is distinguishable.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Exit {
     /// The task's function returned this value.
@@ -21,6 +23,10 @@ pub enum Exit {
     /// The task was terminated (by [`TaskRef::terminate`](crate::TaskRef::terminate), or
     /// because its runtime was dropped or terminated).
     Terminated,
+    /// The task ended by propagating an error thrown into it with
+    /// [`TaskRef::throw`](crate::TaskRef::throw) instead of handling it; this is the
+    /// error's message.
+    Thrown(String),
     /// No task with this reference is known: it ended before the reference was resolved
     /// here, and how it ended has been forgotten.
     NotFound,
@@ -45,6 +51,11 @@ impl Exit {
         matches!(self, Exit::Panicked(_))
     }
 
+    /// Whether the task ended any other way than returning.
+    pub fn is_failure(&self) -> bool {
+        !self.is_returned()
+    }
+
     /// Whether the task was terminated.
     pub fn is_terminated(&self) -> bool {
         matches!(self, Exit::Terminated)
@@ -62,6 +73,7 @@ impl fmt::Display for Exit {
             Exit::Returned(value) => write!(f, "returned a {}", value.type_name()),
             Exit::Panicked(msg) => write!(f, "panicked: {msg}"),
             Exit::Terminated => f.write_str("terminated"),
+            Exit::Thrown(msg) => write!(f, "ended by a thrown error: {msg}"),
             Exit::NotFound => f.write_str("no such task"),
         }
     }
@@ -91,6 +103,9 @@ enum Repr {
     /// `()`, by far the most common output, stored without allocating.
     Unit,
     Boxed(Arc<Mutex<Option<Envelope>>>),
+    /// A value from another node that could not be sent (it is not a message): only
+    /// its type name is known here.
+    Opaque(Arc<str>),
 }
 
 fn is_unit<T: 'static>() -> bool {
@@ -125,6 +140,7 @@ impl Value {
         match &self.repr {
             Repr::Unit => is_unit::<M>(),
             Repr::Boxed(inner) => inner.lock().as_ref().is_some_and(Envelope::is::<M>),
+            Repr::Opaque(_) => false,
         }
     }
 
@@ -133,6 +149,7 @@ impl Value {
         match &self.repr {
             Repr::Unit => is_unit::<T>(),
             Repr::Boxed(inner) => inner.lock().as_ref().is_some_and(Envelope::is_any::<T>),
+            Repr::Opaque(_) => false,
         }
     }
 
@@ -144,6 +161,7 @@ impl Value {
                 .lock()
                 .as_mut()
                 .and_then(|env| env.peek::<M>().cloned()),
+            Repr::Opaque(_) => None,
         }
     }
 
@@ -152,6 +170,7 @@ impl Value {
         let inner = match &self.repr {
             Repr::Unit => return Envelope::new_local(()).downcast_any::<T>().ok(),
             Repr::Boxed(inner) => inner,
+            Repr::Opaque(_) => return None,
         };
         let mut slot = inner.lock();
         let env = slot.take()?;
@@ -169,6 +188,7 @@ impl Value {
         let inner = match &self.repr {
             Repr::Unit => return "()".to_string(),
             Repr::Boxed(inner) => inner,
+            Repr::Opaque(name) => return name.to_string(),
         };
         inner
             .lock()
@@ -191,4 +211,61 @@ impl fmt::Debug for Value {
 /// spawned with [`spawn`](crate::spawn) store their output as a local value.
 pub(crate) fn output_value<T: Send + 'static>(out: T) -> Value {
     Value::new_local(out)
+}
+
+/// How a value travels to another node: its wire name and, if it is a message, its
+/// encoding.
+#[derive(Serialize, Deserialize)]
+struct WireValue {
+    name: String,
+    bytes: Option<Vec<u8>>,
+}
+
+impl Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let wire = match &self.repr {
+            Repr::Unit => WireValue {
+                name: "()".to_string(),
+                bytes: crate::message::encode(&()).ok(),
+            },
+            Repr::Opaque(name) => WireValue {
+                name: name.to_string(),
+                bytes: None,
+            },
+            Repr::Boxed(inner) => match inner.lock().as_ref() {
+                None => WireValue {
+                    name: "<taken>".to_string(),
+                    bytes: None,
+                },
+                Some(env) => match env.encode() {
+                    Some(Ok(enc)) => WireValue {
+                        name: enc.name,
+                        bytes: Some(enc.bytes),
+                    },
+                    _ => WireValue {
+                        name: env.type_name().to_string(),
+                        bytes: None,
+                    },
+                },
+            },
+        };
+        wire.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = WireValue::deserialize(deserializer)?;
+        Ok(match wire.bytes {
+            _ if wire.name == "()" => Value { repr: Repr::Unit },
+            Some(bytes) => Value::from_envelope(Envelope::from_encoded(
+                wire.name,
+                bytes,
+                tracing::Span::none(),
+            )),
+            None => Value {
+                repr: Repr::Opaque(Arc::from(wire.name)),
+            },
+        })
+    }
 }

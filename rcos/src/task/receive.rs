@@ -30,14 +30,20 @@ impl TaskRef {
     pub async fn receive(&self) -> Result<Envelope, Interrupt> {
         let core = self.own_core()?;
         let mut parked = ParkGuard::new(core, Waiting::Receive);
-        poll_fn(|cx| match core.pop_own(Some(cx.waker())) {
-            Some(env) => {
+        poll_fn(|cx| {
+            if let Some(interrupt) = core.take_interrupt() {
                 parked.armed = false;
-                Poll::Ready(Ok(env))
+                return Poll::Ready(Err(interrupt));
             }
-            None => {
-                parked.armed = true;
-                Poll::Pending
+            match core.pop_own(Some(cx.waker())) {
+                Some(env) => {
+                    parked.armed = false;
+                    Poll::Ready(Ok(env))
+                }
+                None => {
+                    parked.armed = true;
+                    Poll::Pending
+                }
             }
         })
         .await
@@ -53,7 +59,11 @@ impl TaskRef {
     /// # Errors
     /// As [`receive`](Self::receive).
     pub fn try_receive(&self) -> Result<Option<Envelope>, Interrupt> {
-        Ok(self.own_core()?.pop_own(None))
+        let core = self.own_core()?;
+        if let Some(interrupt) = core.take_interrupt() {
+            return Err(interrupt);
+        }
+        Ok(core.pop_own(None))
     }
 
     /// The next message, or `None` if none arrives within `timeout`.
@@ -208,6 +218,10 @@ impl TaskRef {
         let mut sleep = timeout.map(|t| core.rt.clock.sleep(t));
         let mut parked = ParkGuard::new(core, Waiting::Suspend);
         poll_fn(|cx| {
+            if let Some(interrupt) = core.take_interrupt() {
+                parked.armed = false;
+                return Poll::Ready(Err(interrupt));
+            }
             {
                 let mut st = core.state.lock();
                 if let Some(value) = st.resumed.take() {
@@ -311,6 +325,10 @@ where
     poll_fn(|cx| {
         let mut scanned = 0;
         loop {
+            if let Some(interrupt) = core.take_interrupt() {
+                parked.armed = false;
+                return Poll::Ready(Err(interrupt));
+            }
             let mut all = core.take_all_own();
             let hit = all
                 .iter_mut()

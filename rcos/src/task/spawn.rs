@@ -16,11 +16,16 @@ use super::{Exit, TaskFn, TaskRef, Value};
 use crate::runtime::{Handle, Shared, context};
 use crate::util::panic_message;
 
+/// A swapped-in task function's future.
+type Swapped = Pin<Box<dyn Future<Output = Value> + Send>>;
+
 pin_project! {
-    /// A task's future as the scheduler sees it.
+    /// A task's future as the scheduler sees it: the task's own future (or, after a hot
+    /// swap, its replacement), with the bookkeeping around it.
     struct TaskFuture<F> {
         #[pin]
         inner: Option<F>,
+        swapped: Option<Swapped>,
         core: Option<Arc<TaskCore>>,
         // Only when `rcos=trace` is enabled: a disabled span still takes 40 bytes.
         span: Option<Box<tracing::Span>>,
@@ -37,14 +42,22 @@ pin_project! {
             let Some(core) = this.core.take() else { return };
             let _enter = this.span.as_ref().map(|s| s.enter());
             let prev = context::set_current_task(Some(core));
-            let mut inner = this.inner;
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| inner.set(None))) {
-                tracing::error!(panic = %panic_message(&*panic), "task panicked while being dropped");
-            }
+            drop_quietly(this.inner, this.swapped);
             if let Some(core) = context::set_current_task(prev) {
                 core.finalize(Exit::Terminated);
             }
         }
+    }
+}
+
+/// Drops the task's code, catching a panic from its locals' `Drop`.
+fn drop_quietly<F>(inner: Pin<&mut Option<F>>, swapped: &mut Option<Swapped>) {
+    let mut inner = inner;
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
+        inner.set(None);
+        *swapped = None;
+    })) {
+        tracing::error!(panic = %panic_message(&*panic), "task panicked while being dropped");
     }
 }
 
@@ -59,37 +72,112 @@ impl<F: Future<Output = Value>> Future for TaskFuture<F> {
         let _enter = this.span.as_ref().map(|s| s.enter());
         let terminate = this.core.as_ref().is_some_and(|c| c.terminate_requested());
         let prev = context::set_current_task(this.core.take());
-        let outcome = if terminate {
-            let mut inner = this.inner.as_mut();
-            match catch_unwind(AssertUnwindSafe(|| inner.set(None))) {
-                Ok(()) => Some(Exit::Terminated),
-                Err(panic) => Some(Exit::Panicked(panic_message(&*panic))),
-            }
+        let exit = if terminate {
+            Exit::Terminated
         } else {
-            let inner = this.inner.as_mut();
-            match catch_unwind(AssertUnwindSafe(|| match inner.as_pin_mut() {
-                Some(fut) => fut.poll(cx),
-                None => Poll::Pending,
-            })) {
-                Ok(Poll::Pending) => None,
-                Ok(Poll::Ready(value)) => Some(Exit::Returned(value)),
-                Err(panic) => Some(Exit::Panicked(panic_message(&*panic))),
+            loop {
+                let inner = this.inner.as_mut();
+                let swapped = &mut *this.swapped;
+                let polled = catch_unwind(AssertUnwindSafe(|| match swapped {
+                    Some(fut) => fut.as_mut().poll(cx),
+                    None => match inner.as_pin_mut() {
+                        Some(fut) => fut.poll(cx),
+                        None => Poll::Pending,
+                    },
+                }));
+                match polled {
+                    Err(panic) => break Exit::Panicked(panic_message(&*panic)),
+                    Ok(Poll::Pending) => {
+                        let accepted =
+                            context::with_current_task(|c| c.and_then(|c| c.take_accepted()));
+                        match accepted {
+                            Some(accepted) => {
+                                if let Err(exit) =
+                                    swap_in(this.inner.as_mut(), this.swapped, accepted)
+                                {
+                                    break exit;
+                                }
+                            }
+                            None => {
+                                *this.core = context::set_current_task(prev);
+                                return Poll::Pending;
+                            }
+                        }
+                    }
+                    Ok(Poll::Ready(value)) => {
+                        // A hot-swap request the task propagated out is accepted (pycos's
+                        // re-raise); a thrown error it propagated ends it as thrown.
+                        let (accepted, thrown) = context::with_current_task(|c| match c {
+                            Some(c) => match c.accept_propagated_swap() {
+                                Some(accepted) => (Some(accepted), None),
+                                None => (None, c.propagated_throw()),
+                            },
+                            None => (None, None),
+                        });
+                        if let Some(accepted) = accepted {
+                            drop_value_quietly(value);
+                            if let Err(exit) = swap_in(this.inner.as_mut(), this.swapped, accepted)
+                            {
+                                break exit;
+                            }
+                            continue;
+                        }
+                        match thrown {
+                            Some(msg) => {
+                                drop_value_quietly(value);
+                                break Exit::Thrown(msg);
+                            }
+                            None => break Exit::Returned(value),
+                        }
+                    }
+                }
             }
         };
-        let Some(exit) = outcome else {
-            *this.core = context::set_current_task(prev);
-            return Poll::Pending;
-        };
-        // Drop what is left of the task's future before anyone learns that it ended.
-        let mut inner = this.inner;
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| inner.set(None))) {
-            tracing::error!(panic = %panic_message(&*panic), "task panicked while being dropped");
-        }
+        // Drop what is left of the task's code before anyone learns that it ended.
+        drop_quietly(this.inner, this.swapped);
         *this.done = true;
         if let Some(core) = context::set_current_task(prev) {
             core.finalize(exit);
         }
         Poll::Ready(())
+    }
+}
+
+fn drop_value_quietly(value: Value) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drop(value))) {
+        tracing::error!(panic = %panic_message(&*panic), "a task's output panicked while being dropped");
+    }
+}
+
+/// Carries out an accepted hot swap: drops the task's current code, then makes the
+/// new function's future. Runs with the task as the current one. Fails with the exit
+/// to end with if the old code's drop or the new function's start panics.
+fn swap_in<F>(
+    inner: Pin<&mut Option<F>>,
+    swapped: &mut Option<Swapped>,
+    accepted: super::hotswap::Accepted,
+) -> Result<(), Exit> {
+    drop_quietly(inner, swapped);
+    let Some(task) = TaskRef::current() else {
+        return Err(Exit::Terminated);
+    };
+    if let Some(core) = task.core() {
+        core.state.lock().name = Cow::Borrowed(accepted.name);
+    }
+    tracing::debug!(task = %task, "hot swapped");
+    let super::hotswap::Accepted {
+        factory, request, ..
+    } = accepted;
+    match catch_unwind(AssertUnwindSafe(|| factory(task))) {
+        Ok(fut) => {
+            *swapped = Some(fut);
+            request.end(super::hotswap::Outcome::Swapped);
+            Ok(())
+        }
+        Err(panic) => {
+            request.end(super::hotswap::Outcome::Swapped);
+            Err(Exit::Panicked(panic_message(&*panic)))
+        }
     }
 }
 
@@ -246,6 +334,7 @@ impl Builder {
         });
         let future = TaskFuture {
             inner: Some(inner),
+            swapped: None,
             core: Some(core.clone()),
             span,
             done: false,
