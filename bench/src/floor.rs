@@ -15,7 +15,6 @@ pub(crate) struct Floor {
     ex: Arc<Executor<'static>>,
     stop: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
-    name: &'static str,
 }
 
 impl Floor {
@@ -33,16 +32,10 @@ impl Floor {
                 })
             })
             .collect::<Vec<_>>();
-        let name = if threads.len() == 1 {
-            "floor-1t"
-        } else {
-            "floor"
-        };
         Floor {
             ex,
             stop: Some(stop),
             threads,
-            name,
         }
     }
 
@@ -62,10 +55,6 @@ impl Drop for Floor {
 }
 
 impl Implementation for Floor {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
     fn spawn_complete(&self, n: usize) -> Figure {
         let ex = self.ex.clone();
         self.run(async move {

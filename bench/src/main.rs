@@ -91,7 +91,6 @@ pub(crate) fn throughput(elapsed: Duration, msgs: usize) -> Figure {
 
 /// One implementation of every workload.
 pub(crate) trait Implementation {
-    fn name(&self) -> &'static str;
     fn spawn_complete(&self, n: usize) -> Figure;
     fn pingpong(&self, n: usize) -> Figure;
     fn calls(&self, n: usize) -> Figure;

@@ -10,7 +10,6 @@ use crate::{Figure, Implementation, per_op, throughput};
 
 pub(crate) struct Rcos {
     rt: Runtime,
-    name: &'static str,
 }
 
 impl Rcos {
@@ -20,18 +19,13 @@ impl Rcos {
             .name("bench")
             .build()
             .expect("runtime starts");
-        let name = if workers == 1 { "rcos-1t" } else { "rcos" };
-        Rcos { rt, name }
+        Rcos { rt }
     }
 }
 
 const LONG: Duration = Duration::from_secs(60);
 
 impl Implementation for Rcos {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
     fn spawn_complete(&self, n: usize) -> Figure {
         self.rt.block_on(async move {
             let me = TaskRef::current().expect("block_on runs a task");

@@ -27,6 +27,31 @@ pub fn det(seed: u64) -> Runtime {
         .expect("runtime starts")
 }
 
+/// How long a test body may run on a deterministic runtime's virtual clock: long, since
+/// virtual time costs nothing, and a deadlocked test still fails at once.
+pub const VIRTUAL_PATIENCE: Duration = Duration::from_secs(24 * 3600);
+
+/// Runs `body` as a task on `rt` and returns its output, failing the test instead of
+/// hanging if it does not finish in time: [`PATIENCE`] on a real clock,
+/// [`VIRTUAL_PATIENCE`] on a deterministic runtime (made by [`det`]).
+pub fn run<F>(rt: &Runtime, body: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let patience = if rt.name().starts_with("det") {
+        VIRTUAL_PATIENCE
+    } else {
+        PATIENCE
+    };
+    match rt.block_on(async move { rcos::time::timeout(patience, body).await }) {
+        Ok(out) => out,
+        Err(_) => {
+            panic!("the test body did not finish within {patience:?} of runtime time: deadlock")
+        }
+    }
+}
+
 /// A multi-threaded runtime with two workers.
 pub fn rt2() -> Runtime {
     Runtime::builder()

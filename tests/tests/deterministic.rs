@@ -25,8 +25,7 @@ fn run_order(seed: u64) -> Vec<u32> {
             t.finish().await;
         }
     });
-    let order = order.lock().unwrap().clone();
-    order
+    order.lock().unwrap().clone()
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use rcos::{Request, TaskRef};
-use rcos_tests::det;
+use rcos_tests::{det, run};
 
 fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
     let mut bytes = Vec::new();
@@ -64,7 +64,7 @@ fn a_task_ref_survives_a_round_trip_and_still_works() {
 #[test]
 fn a_request_survives_a_round_trip_and_its_reply_reaches_the_caller() {
     let rt = det(22);
-    let answer = rt.block_on(async {
+    let answer = run(&rt, async {
         // The server re-encodes each request it gets (as a node would on the wire) and
         // answers the decoded copy.
         let server = rcos::spawn(|task| async move {

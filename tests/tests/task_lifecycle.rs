@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use rcos::{Exit, LocateError, RegisterError, Runtime, TaskRef};
-use rcos_tests::{DropCounter, PATIENCE, det, rt2};
+use rcos_tests::{DropCounter, PATIENCE, det, rt2, run};
 
 #[test]
 fn suspend_is_ended_by_resume_and_by_timeout() {
     let rt = det(10);
-    rt.block_on(async {
+    run(&rt, async {
         let me = TaskRef::current().unwrap();
         let sleeper = rcos::spawn(move |task| async move {
             // One worker: `me` runs only once this task is parked in `suspend`.
@@ -56,7 +56,7 @@ fn suspend_is_ended_by_resume_and_by_timeout() {
 #[test]
 fn resume_of_a_task_that_is_not_suspended_is_refused() {
     let rt = det(11);
-    rt.block_on(async {
+    run(&rt, async {
         let me = TaskRef::current().unwrap();
         let receiver = rcos::spawn(move |task| async move {
             me.send(()).unwrap();
@@ -106,14 +106,14 @@ fn a_daemon_task_does_not_hold_join() {
 fn join_from_inside_the_runtime_is_refused() {
     let rt = det(12);
     let handle = rt.handle().clone();
-    let err = rt.block_on(async move { handle.join() });
+    let err = run(&rt, async move { handle.join() });
     assert_eq!(err, Err(rcos::JoinError::InsideRuntime));
 }
 
 #[test]
 fn finish_of_a_task_that_panicked() {
     let rt = rt2();
-    let exit = rt.block_on(async {
+    let exit = run(&rt, async {
         let bad = rcos::spawn(|_| async {
             let v: Vec<u8> = Vec::new();
             v[3]
@@ -135,7 +135,7 @@ fn terminate_drops_the_task_at_its_next_await() {
     let rt = det(13);
     let drops = DropCounter::default();
     let counted = drops.make();
-    let exit = rt.block_on(async move {
+    let exit = run(&rt, async move {
         let me = TaskRef::current().unwrap();
         let victim = rcos::spawn(move |task| async move {
             let _held = counted;
@@ -218,7 +218,9 @@ fn names_are_per_runtime_and_released_when_the_task_ends() {
         Err(RegisterError::Taken { holder, .. }) => assert_eq!(holder, in_a),
         res => panic!("expected the name to be taken, got {res:?}"),
     }
-    let found = a.block_on(async { TaskRef::locate("server", Duration::from_secs(1)).await });
+    let found = run(&a, async {
+        TaskRef::locate("server", Duration::from_secs(1)).await
+    });
     assert_eq!(found.unwrap(), in_a);
 
     in_a.terminate();
@@ -237,7 +239,7 @@ fn names_are_per_runtime_and_released_when_the_task_ends() {
 #[test]
 fn locate_waits_for_the_name_and_fails_after_its_timeout() {
     let rt = det(15);
-    rt.block_on(async {
+    run(&rt, async {
         let start = rcos::time::now();
         let err = TaskRef::locate("nobody", Duration::from_secs(3))
             .await

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rcos::task::{Builder, Overflow};
 use rcos::{CallError, Envelope, Request, SendErrorKind, TaskRef};
-use rcos_tests::{PATIENCE, det, rt2};
+use rcos_tests::{PATIENCE, det, rt2, run};
 
 #[test]
 fn per_pair_order_with_eight_concurrent_senders() {
@@ -55,7 +55,7 @@ fn a_message_of_an_unexpected_type_is_handed_back() {
     assert_eq!(env.downcast::<String>().unwrap(), "not a number");
 
     let rt = det(1);
-    let kinds = rt.block_on(async {
+    let kinds = run(&rt, async {
         let task = rcos::spawn(|task| async move {
             let mut seen = Vec::new();
             for _ in 0..3 {
@@ -86,7 +86,7 @@ fn a_message_of_an_unexpected_type_is_handed_back() {
 #[test]
 fn selective_receive_leaves_the_others_queued_in_order() {
     let rt = det(2);
-    let order = rt.block_on(async {
+    let order = run(&rt, async {
         let task = rcos::spawn(|task| async move {
             // Wait for the u8 first, then the String whose text is "b", then the rest.
             let first = task.receive_type::<u8>().await?;
@@ -149,7 +149,7 @@ fn receive_match_sees_messages_that_arrive_while_waiting() {
 #[test]
 fn receive_timeout_returns_the_alarm_value() {
     let rt = det(3);
-    let (alarm, elapsed, none) = rt.block_on(async {
+    let (alarm, elapsed, none) = run(&rt, async {
         let me = TaskRef::current().unwrap();
         let start = rcos::time::now();
         let alarm = me
@@ -169,7 +169,7 @@ fn receive_timeout_returns_the_alarm_value() {
 fn receive_on_another_tasks_ref_is_refused() {
     let rt = det(4);
     let other = rt.spawn(|task| async move { task.suspend(None).await.map(|_| ()) });
-    let refused = rt.block_on({
+    let refused = run(&rt, {
         let other = other.clone();
         async move { matches!(other.receive().await, Err(rcos::Interrupt::WrongTask)) }
     });
@@ -180,7 +180,7 @@ fn receive_on_another_tasks_ref_is_refused() {
 #[test]
 fn call_returns_the_reply_and_times_out_when_the_server_never_answers() {
     let rt = det(5);
-    rt.block_on(async {
+    run(&rt, async {
         let doubler = rcos::spawn(|task| async move {
             while let Ok(env) = task.receive().await {
                 if let Ok(req) = env.downcast::<Request<u64>>() {
@@ -241,7 +241,7 @@ fn call_returns_the_reply_and_times_out_when_the_server_never_answers() {
 #[test]
 fn sending_to_an_ended_task_reports_it() {
     let rt = det(6);
-    rt.block_on(async {
+    run(&rt, async {
         let quick = rcos::spawn(|_| async {});
         quick.finish().await;
         let err = quick.send(1u8).unwrap_err();
@@ -264,7 +264,7 @@ fn sending_to_an_ended_task_reports_it() {
 #[test]
 fn bounded_mailboxes_apply_their_overflow_policy() {
     let rt = det(7);
-    rt.block_on(async {
+    run(&rt, async {
         // The tasks suspend first, so nothing is received until they are resumed. On
         // one worker, `me` runs again only once a task is parked in `suspend`.
         let me = TaskRef::current().unwrap();
@@ -384,7 +384,7 @@ fn bounded_mailboxes_apply_their_overflow_policy() {
 #[test]
 fn local_only_values_travel_between_local_tasks() {
     let rt = det(8);
-    rt.block_on(async {
+    run(&rt, async {
         let shared = std::sync::Arc::new(std::sync::Mutex::new(0));
         let task = rcos::spawn(|task| async move {
             let env = task.receive().await?;
@@ -397,29 +397,5 @@ fn local_only_values_travel_between_local_tasks() {
         task.send_local(shared.clone()).unwrap();
         task.finish().await;
         assert_eq!(*shared.lock().unwrap(), 1);
-    });
-}
-
-#[test]
-fn the_senders_span_travels_with_the_message() {
-    let rt = det(9);
-    rt.block_on(async {
-        let task = rcos::spawn(|task| async move {
-            let env = task.receive().await?;
-            Ok::<_, rcos::Interrupt>(env.span().id().is_none())
-        });
-        task.send(1u8).unwrap();
-        // No subscriber is installed here, so the span is disabled; what matters is that
-        // the envelope carries the sender's span and hands it out.
-        assert_eq!(
-            task.finish()
-                .await
-                .value()
-                .unwrap()
-                .take::<Result<bool, rcos::Interrupt>>()
-                .unwrap()
-                .unwrap(),
-            true
-        );
     });
 }

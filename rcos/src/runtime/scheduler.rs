@@ -100,7 +100,10 @@ impl Scheduler {
                 return Some(runnable);
             };
             match w.as_ref() {
-                Some(ctx) if Arc::ptr_eq(&ctx.shared, shared) => {
+                // Only while the worker runs tasks: a wake from inside the reactor (a
+                // timer or socket, on a worker thread that is waiting for I/O) must
+                // go through the shared queue and wake a worker.
+                Some(ctx) if ctx.running.get() && Arc::ptr_eq(&ctx.shared, shared) => {
                     if info.woken_while_running {
                         // The task yielded: it goes to the back, not to the front.
                         ctx.local.push(runnable);
@@ -136,16 +139,15 @@ impl Scheduler {
                 return Some(runnable);
             };
             match w.as_ref() {
-                Some(ctx) if Arc::ptr_eq(&ctx.shared, shared) => {
+                Some(ctx) if ctx.running.get() && Arc::ptr_eq(&ctx.shared, shared) => {
                     ctx.local.push(runnable);
                     None
                 }
                 _ => Some(runnable),
             }
         });
-        match runnable {
-            Some(runnable) => self.injector.push(runnable),
-            None => {}
+        if let Some(runnable) = runnable {
+            self.injector.push(runnable);
         }
         self.notify();
     }
@@ -220,6 +222,8 @@ pub(crate) struct WorkerCtx {
     lifo_streak: Cell<u32>,
     tick: Cell<u32>,
     sleeping: Cell<bool>,
+    /// Inside `poll`, running tasks (as opposed to waiting in the reactor).
+    running: Cell<bool>,
 }
 
 /// The body of a worker thread.
@@ -232,6 +236,7 @@ pub(super) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Runnab
         lifo_streak: Cell::new(0),
         tick: Cell::new(0),
         sleeping: Cell::new(false),
+        running: Cell::new(false),
     });
     WORKER.with(|w| *w.borrow_mut() = Some(ctx.clone()));
     crate::task::core::set_thread_shard(index);
@@ -243,6 +248,13 @@ pub(super) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Runnab
 
 impl WorkerCtx {
     fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.running.set(true);
+        let out = self.run_tasks(cx);
+        self.running.set(false);
+        out
+    }
+
+    fn run_tasks(&self, cx: &mut Context<'_>) -> Poll<()> {
         let sched = &self.shared.sched;
         if self.sleeping.get() {
             self.wake_up();

@@ -333,7 +333,7 @@ where
             let hit = all
                 .iter_mut()
                 .skip(scanned)
-                .position(|env| pred(env))
+                .position(&mut pred)
                 .and_then(|i| all.remove(scanned + i));
             scanned = all.len();
             core.put_back_own(all);

@@ -1,0 +1,3 @@
+//! A worker count that is not a positive integer.
+#[rcos::main(workers = 0)]
+async fn main() {}

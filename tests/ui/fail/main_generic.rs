@@ -1,0 +1,5 @@
+//! `#[rcos::main]` on a generic fn.
+#[rcos::main]
+async fn run<T: Default>() {}
+
+fn main() {}

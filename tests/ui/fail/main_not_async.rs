@@ -1,0 +1,3 @@
+//! `#[rcos::main]` without `async`.
+#[rcos::main]
+fn main() {}

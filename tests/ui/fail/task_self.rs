@@ -1,0 +1,11 @@
+//! `#[task]` on a method.
+use rcos::{TaskRef, task};
+
+struct Server;
+
+impl Server {
+    #[task]
+    async fn run(&self, _task: TaskRef) {}
+}
+
+fn main() {}
