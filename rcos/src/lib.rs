@@ -78,11 +78,14 @@
 #[allow(unused_extern_crates)]
 extern crate self as rcos;
 
+pub mod channel;
 pub mod error;
 pub mod message;
+pub mod pool;
 mod registry;
 pub mod runtime;
 pub mod supervisor;
+pub mod sync;
 pub mod task;
 pub mod time;
 mod util;

@@ -56,4 +56,5 @@ pub use taskref::{TaskId, TaskRef};
 pub use throw::Thrown;
 
 pub(crate) use self::core::TaskTable;
+pub(crate) use spawn::current_or_default;
 pub(crate) use task_fn::spawn_by_name;

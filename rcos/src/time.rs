@@ -68,6 +68,15 @@ impl Clock {
         }
     }
 
+    /// Keeps a virtual clock from jumping while the guard lives (work outside the
+    /// runtime is under way); does nothing on real time.
+    pub(crate) fn inhibit_advance(&self) -> virtual_clock::Inhibit {
+        match self {
+            Clock::Real => virtual_clock::Inhibit::none(),
+            Clock::Virtual(v) => v.inhibit(),
+        }
+    }
+
     /// In deterministic mode, when no task is ready: moves time to the next timer and
     /// wakes it. Returns whether anything was woken.
     pub(crate) fn advance_if_idle(&self) -> bool {

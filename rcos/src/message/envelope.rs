@@ -20,7 +20,7 @@ pub(crate) struct Encoded {
 }
 
 /// What travels with every message besides its value.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Header {
     /// The `tracing` span that was current where the message was sent, if any.
     pub(crate) span: Option<tracing::Span>,
@@ -68,12 +68,17 @@ trait Payload: Send + 'static {
     fn encode(&self) -> Option<Result<Encoded, String>> {
         None
     }
+    fn try_clone(&self) -> Option<Box<dyn Payload>> {
+        None
+    }
 }
 
 /// A message that can also be encoded for another node.
 struct MessageBox<M> {
     header: Header,
     value: M,
+    /// `M::clone`, when the message was made clonable (for channels' fan-out).
+    clone: Option<fn(&M) -> M>,
 }
 
 /// A value that can only be passed between tasks of one program.
@@ -125,9 +130,26 @@ impl<M: Message> Payload for MessageBox<M> {
     }
     #[inline]
     fn take_into(self: Box<Self>, out: &mut dyn Any) -> Result<(), Box<dyn Payload>> {
-        let MessageBox { header, value } = *self;
-        take_value(value, out)
-            .map_err(|value| Box::new(MessageBox { header, value }) as Box<dyn Payload>)
+        let MessageBox {
+            header,
+            value,
+            clone,
+        } = *self;
+        take_value(value, out).map_err(|value| {
+            Box::new(MessageBox {
+                header,
+                value,
+                clone,
+            }) as Box<dyn Payload>
+        })
+    }
+    fn try_clone(&self) -> Option<Box<dyn Payload>> {
+        let clone = self.clone?;
+        Some(Box::new(MessageBox {
+            header: self.header.clone(),
+            value: clone(&self.value),
+            clone: Some(clone),
+        }))
     }
     fn encode(&self) -> Option<Result<Encoded, String>> {
         Some(
@@ -183,6 +205,12 @@ impl Payload for EncodedBox {
     fn encode(&self) -> Option<Result<Encoded, String>> {
         Some(Ok(self.value.clone()))
     }
+    fn try_clone(&self) -> Option<Box<dyn Payload>> {
+        Some(Box::new(EncodedBox {
+            header: self.header.clone(),
+            value: self.value.clone(),
+        }))
+    }
 }
 
 /// A received message whose type is known only at run time.
@@ -214,8 +242,28 @@ impl Envelope {
             inner: Box::new(MessageBox {
                 header: Header::here(),
                 value: msg,
+                clone: None,
             }),
         }
+    }
+
+    /// Wraps a message that can be copied for several receivers (what a
+    /// [`Channel`](crate::channel::Channel) does to fan a message out).
+    pub fn new_clonable<M: Message + Clone>(msg: M) -> Envelope {
+        Envelope {
+            inner: Box::new(MessageBox {
+                header: Header::here(),
+                value: msg,
+                clone: Some(M::clone),
+            }),
+        }
+    }
+
+    /// A copy of the envelope, if its message can be copied: made with
+    /// [`new_clonable`](Self::new_clonable) (as channel messages are) or arrived from
+    /// another node.
+    pub fn try_clone(&self) -> Option<Envelope> {
+        self.inner.try_clone().map(|inner| Envelope { inner })
     }
 
     /// Wraps a value that can only travel between tasks of this program (see
@@ -335,6 +383,7 @@ impl Envelope {
             self.inner = Box::new(MessageBox {
                 header,
                 value: decoded,
+                clone: None,
             });
         }
         self.inner.value_ref().downcast_ref::<M>()

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,9 @@ pub(crate) struct VirtualClock {
     base: Instant,
     state: Mutex<State>,
     next_key: AtomicU64,
+    /// Work under way outside the runtime (a thread-pool job): time must not jump
+    /// while it runs, or its waiter would time out at once.
+    busy_outside: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -28,6 +31,7 @@ impl VirtualClock {
             base: Instant::now(),
             state: Mutex::new(State::default()),
             next_key: AtomicU64::new(0),
+            busy_outside: AtomicUsize::new(0),
         }
     }
 
@@ -38,6 +42,9 @@ impl VirtualClock {
     /// Moves time forward to the earliest timer and wakes every timer due by then.
     /// Returns false if there is no timer.
     pub(crate) fn advance_to_next(&self) -> bool {
+        if self.busy_outside.load(Ordering::SeqCst) > 0 {
+            return false;
+        }
         let due: Vec<Waker> = {
             let mut st = self.state.lock();
             let Some((&(deadline, _), _)) = st.timers.first_key_value() else {
@@ -81,6 +88,31 @@ impl VirtualClock {
         };
         for waker in due {
             waker.wake();
+        }
+    }
+}
+
+/// Holds a virtual clock still while work outside the runtime is under way.
+#[derive(Debug)]
+pub(crate) struct Inhibit(Option<Arc<VirtualClock>>);
+
+impl VirtualClock {
+    pub(crate) fn inhibit(self: &Arc<Self>) -> Inhibit {
+        self.busy_outside.fetch_add(1, Ordering::SeqCst);
+        Inhibit(Some(self.clone()))
+    }
+}
+
+impl Inhibit {
+    pub(crate) fn none() -> Inhibit {
+        Inhibit(None)
+    }
+}
+
+impl Drop for Inhibit {
+    fn drop(&mut self) {
+        if let Some(clock) = self.0.take() {
+            clock.busy_outside.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }

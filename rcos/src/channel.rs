@@ -1,0 +1,562 @@
+//! Channels: named broadcast points that tasks (and other channels) subscribe to
+//! (pycos's `Channel`).
+//!
+//! A message sent to a channel goes, through the channel's optional transform, to every
+//! subscriber: into each subscribed task's mailbox, where it is received like any other
+//! message, in the order it was sent; and on to each subscribed channel, which fans it
+//! out to its own subscribers. Channels subscribed to channels make hierarchies; a
+//! subscription that would make a cycle is refused (pycos recursed until its stack ran
+//! out).
+//!
+//! ```
+//! use std::time::Duration;
+//! use rcos::channel::Channel;
+//!
+//! # rcos::Runtime::new().unwrap().block_on(async {
+//! let news = Channel::new("news").unwrap();
+//! let reader = rcos::spawn(|task| async move {
+//!     let mut got = Vec::new();
+//!     while let Ok(msg) = task.receive().await {
+//!         match msg.downcast::<String>() {
+//!             Ok(text) if text == "bye" => break,
+//!             Ok(text) => got.push(text),
+//!             Err(_) => {}
+//!         }
+//!     }
+//!     got
+//! });
+//! news.subscribe(&reader).await.unwrap();
+//! news.send("hello".to_string()).unwrap();
+//! // `deliver` waits for at least one subscriber and counts the tasks it reached.
+//! assert_eq!(news.deliver("bye".to_string(), Duration::from_secs(1), 1).await.unwrap(), 1);
+//! assert_eq!(reader.finish().await.value().unwrap().take::<Vec<String>>(), Some(vec!["hello".to_string()]));
+//! # });
+//! ```
+
+mod registry;
+mod wire;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::TaskRef;
+use crate::error::{LocateError, SendErrorKind};
+use crate::message::{Envelope, Message};
+use crate::runtime::{Handle, NodeId, Shared};
+use crate::util::{Mutex, panic_message};
+
+pub(crate) use registry::ChannelRegistry;
+
+/// How deep channels may nest when a message is fanned out (a guard against cycles
+/// made by concurrent subscriptions; single subscriptions that would close a cycle are
+/// refused up front).
+const MAX_DEPTH: usize = 64;
+
+/// A broadcast channel; see the [module docs](self). Cheap to clone (clones are the
+/// same channel), comparable, printable as `name@runtime`, and serializable: sent to
+/// another node it arrives as a reference to this channel.
+#[derive(Clone)]
+pub struct Channel {
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Local(Arc<ChannelCore>),
+    /// A channel that does not resolve here (closed, or on a runtime this one cannot
+    /// reach).
+    Detached(Arc<(NodeId, String)>),
+}
+
+/// A message transform: `Ok(Some(_))` passes the (possibly changed) message on,
+/// `Ok(None)` drops it, `Err(_)` hands back a message the transform does not handle,
+/// which passes on unchanged.
+type Transform = dyn Fn(&str, Envelope) -> Result<Option<Envelope>, Envelope> + Send + Sync;
+
+pub(crate) struct ChannelCore {
+    name: Arc<str>,
+    rt: Arc<Shared>,
+    state: Mutex<State>,
+    /// Notified when a subscriber joins (for `deliver`'s wait for `n` subscribers).
+    joined: event_listener::Event,
+}
+
+struct State {
+    /// Copy-on-write, so that sending never holds the lock while it delivers.
+    subscribers: Arc<Vec<Subscriber>>,
+    transform: Option<Arc<Transform>>,
+    closed: bool,
+    registered: bool,
+}
+
+/// Something that can subscribe to a channel: a task or another channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subscriber {
+    /// A task: messages go to its mailbox.
+    Task(TaskRef),
+    /// A channel: messages are sent on through it.
+    Channel(Channel),
+}
+
+impl From<TaskRef> for Subscriber {
+    fn from(task: TaskRef) -> Self {
+        Subscriber::Task(task)
+    }
+}
+
+impl From<&TaskRef> for Subscriber {
+    fn from(task: &TaskRef) -> Self {
+        Subscriber::Task(task.clone())
+    }
+}
+
+impl From<Channel> for Subscriber {
+    fn from(channel: Channel) -> Self {
+        Subscriber::Channel(channel)
+    }
+}
+
+impl From<&Channel> for Subscriber {
+    fn from(channel: &Channel) -> Self {
+        Subscriber::Channel(channel.clone())
+    }
+}
+
+/// Why a channel operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChannelError {
+    /// Another live channel of this runtime has the name.
+    NameTaken(String),
+    /// The channel was closed.
+    Closed,
+    /// The subscription would make a cycle of channels.
+    Cycle,
+    /// The channel is on another node, which cannot be reached from here.
+    Unreachable,
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChannelError::NameTaken(name) => write!(f, "a channel named {name:?} exists already"),
+            ChannelError::Closed => f.write_str("the channel is closed"),
+            ChannelError::Cycle => f.write_str("the subscription would make a cycle of channels"),
+            ChannelError::Unreachable => f.write_str("the channel cannot be reached"),
+        }
+    }
+}
+
+impl std::error::Error for ChannelError {}
+
+impl Channel {
+    /// A new channel on the caller's runtime (or the default one).
+    ///
+    /// # Errors
+    /// [`ChannelError::NameTaken`] if a live channel of that runtime has the name
+    /// (names are unique per runtime; pycos silently left such a channel unregistered).
+    pub fn new(name: impl Into<Cow<'static, str>>) -> Result<Channel, ChannelError> {
+        Channel::new_on(&crate::task::current_or_default(), name)
+    }
+
+    /// A new channel on the given runtime.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn new_on(
+        handle: &Handle,
+        name: impl Into<Cow<'static, str>>,
+    ) -> Result<Channel, ChannelError> {
+        let name: Arc<str> = Arc::from(name.into().as_ref());
+        let core = Arc::new(ChannelCore {
+            name: name.clone(),
+            rt: handle.shared.clone(),
+            state: Mutex::new(State {
+                subscribers: Arc::new(Vec::new()),
+                transform: None,
+                closed: false,
+                registered: false,
+            }),
+            joined: event_listener::Event::new(),
+        });
+        handle.shared.channels.insert(&name, &core)?;
+        Ok(Channel {
+            repr: Repr::Local(core),
+        })
+    }
+
+    /// Finds the channel named `name` on the caller's runtime (or the default one),
+    /// waiting up to `timeout` for it to be created.
+    ///
+    /// # Errors
+    /// [`LocateError::NotFound`] if none appears in time.
+    pub async fn locate(name: &str, timeout: Duration) -> Result<Channel, LocateError> {
+        let handle = crate::task::current_or_default();
+        let core = handle
+            .shared
+            .channels
+            .locate(&handle.shared, name, timeout)
+            .await?;
+        Ok(Channel {
+            repr: Repr::Local(core),
+        })
+    }
+
+    fn core(&self) -> Result<&Arc<ChannelCore>, ChannelError> {
+        match &self.repr {
+            Repr::Local(core) => Ok(core),
+            Repr::Detached(_) => Err(ChannelError::Unreachable),
+        }
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        match &self.repr {
+            Repr::Local(core) => &core.name,
+            Repr::Detached(d) => &d.1,
+        }
+    }
+
+    fn node(&self) -> &NodeId {
+        match &self.repr {
+            Repr::Local(core) => &core.rt.node,
+            Repr::Detached(d) => &d.0,
+        }
+    }
+
+    /// Subscribes a task or a channel: messages sent to this channel from now on reach
+    /// it. Subscribing twice is the same as once.
+    ///
+    /// # Errors
+    /// [`ChannelError::Closed`], or [`ChannelError::Cycle`] if `subscriber` is a channel
+    /// from which messages already reach this one (or is this channel itself).
+    pub async fn subscribe(&self, subscriber: impl Into<Subscriber>) -> Result<(), ChannelError> {
+        let core = self.core()?;
+        let subscriber = subscriber.into();
+        // Channel subscriptions change the graph: check for a cycle and add the edge
+        // under one lock, so that two concurrent subscriptions cannot close a cycle.
+        let _topology = match &subscriber {
+            Subscriber::Channel(sub) => {
+                let guard = core.rt.channels.topology.lock();
+                if sub == self || sub.reaches(self) {
+                    return Err(ChannelError::Cycle);
+                }
+                Some(guard)
+            }
+            Subscriber::Task(_) => None,
+        };
+        {
+            let mut st = core.state.lock();
+            if st.closed {
+                return Err(ChannelError::Closed);
+            }
+            if !st.subscribers.contains(&subscriber) {
+                Arc::make_mut(&mut st.subscribers).push(subscriber);
+            }
+        }
+        crate::util::notify(&core.joined, usize::MAX);
+        Ok(())
+    }
+
+    /// Unsubscribes a task or a channel; returns whether it was subscribed.
+    ///
+    /// # Errors
+    /// [`ChannelError::Unreachable`] for a channel on another node.
+    pub async fn unsubscribe(
+        &self,
+        subscriber: impl Into<Subscriber>,
+    ) -> Result<bool, ChannelError> {
+        let core = self.core()?;
+        let subscriber = subscriber.into();
+        let mut st = core.state.lock();
+        let before = st.subscribers.len();
+        Arc::make_mut(&mut st.subscribers).retain(|s| *s != subscriber);
+        Ok(st.subscribers.len() != before)
+    }
+
+    /// Whether this channel reaches `target` through its channel subscribers.
+    fn reaches(&self, target: &Channel) -> bool {
+        let mut stack = vec![self.clone()];
+        let mut seen: Vec<Channel> = Vec::new();
+        while let Some(channel) = stack.pop() {
+            if seen.contains(&channel) {
+                continue;
+            }
+            let Ok(core) = channel.core() else { continue };
+            let subscribers = core.state.lock().subscribers.clone();
+            for sub in subscribers.iter() {
+                if let Subscriber::Channel(next) = sub {
+                    if next == target {
+                        return true;
+                    }
+                    stack.push(next.clone());
+                }
+            }
+            seen.push(channel);
+        }
+        false
+    }
+
+    /// The number of direct subscribers (tasks and channels).
+    pub fn subscribers(&self) -> usize {
+        self.core()
+            .map_or(0, |core| core.state.lock().subscribers.len())
+    }
+
+    /// Sends `msg` to every subscriber, through the transform, without waiting.
+    ///
+    /// The message is copied for each subscriber (hence `Clone`). A subscribed task
+    /// whose bounded mailbox is full misses it; one that has ended is unsubscribed.
+    ///
+    /// # Errors
+    /// [`ChannelError::Closed`] if the channel was closed.
+    pub fn send<M: Message + Clone>(&self, msg: M) -> Result<(), ChannelError> {
+        self.send_envelope(Envelope::new_clonable(msg)).map(|_| ())
+    }
+
+    /// Sends `msg` once at least `n` subscribers are subscribed (waiting up to
+    /// `timeout` for them) and returns how many tasks it reached, summed through nested
+    /// channels — pycos's `deliver`. Returns 0 if `n` subscribers did not come in time.
+    /// With `n == 0` it sends to the current subscribers at once.
+    ///
+    /// # Errors
+    /// [`ChannelError::Closed`] if the channel was closed.
+    pub async fn deliver<M: Message + Clone>(
+        &self,
+        msg: M,
+        timeout: Duration,
+        n: usize,
+    ) -> Result<usize, ChannelError> {
+        let core = self.core()?;
+        let enough = async {
+            loop {
+                if core.state.lock().subscribers.len() >= n {
+                    return;
+                }
+                let listener = core.joined.listen();
+                if core.state.lock().subscribers.len() >= n {
+                    return;
+                }
+                listener.await;
+            }
+        };
+        if core.rt.clock.timeout(timeout, enough).await.is_err() {
+            return Ok(0);
+        }
+        self.send_envelope(Envelope::new_clonable(msg))
+    }
+
+    /// Sends an envelope that can be copied (made with
+    /// [`Envelope::new_clonable`], or one received from a channel); returns the
+    /// number of tasks reached.
+    ///
+    /// # Errors
+    /// [`ChannelError::Closed`] if the channel was closed.
+    pub fn send_envelope(&self, env: Envelope) -> Result<usize, ChannelError> {
+        let core = self.core()?;
+        if core.state.lock().closed {
+            return Err(ChannelError::Closed);
+        }
+        Ok(core.fan_out(env, 0))
+    }
+
+    /// Sets the channel's transform, pycos style: `transform(channel name, message)`
+    /// returns the message to pass on (possibly changed) or `None` to drop it. It sees
+    /// messages of type `M`; messages of other types pass unchanged. A transform that
+    /// panics drops that message, logs the panic and stays in place.
+    ///
+    /// ```
+    /// use rcos::channel::Channel;
+    ///
+    /// # rcos::Runtime::new().unwrap().block_on(async {
+    /// let chat = Channel::new("chat").unwrap();
+    /// // No shouting; everything else gets the channel's name in front.
+    /// chat.set_transform(|name: &str, line: String| {
+    ///     (line.to_uppercase() != line).then(|| format!("[{name}] {line}"))
+    /// })
+    /// .unwrap();
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// [`ChannelError::Unreachable`] for a channel on another node.
+    pub fn set_transform<M, F>(&self, transform: F) -> Result<(), ChannelError>
+    where
+        M: Message + Clone,
+        F: Fn(&str, M) -> Option<M> + Send + Sync + 'static,
+    {
+        let core = self.core()?;
+        let erased: Arc<Transform> = Arc::new(move |name: &str, env: Envelope| {
+            let msg = env.downcast::<M>()?;
+            Ok(transform(name, msg).map(Envelope::new_clonable))
+        });
+        core.state.lock().transform = Some(erased);
+        Ok(())
+    }
+
+    /// Removes the transform.
+    pub fn clear_transform(&self) {
+        if let Ok(core) = self.core() {
+            core.state.lock().transform = None;
+        }
+    }
+
+    /// Closes the channel: it forgets its subscribers and its name, and later sends and
+    /// subscriptions fail with [`ChannelError::Closed`].
+    pub fn close(&self) {
+        let Ok(core) = self.core() else { return };
+        let subscribers = {
+            let mut st = core.state.lock();
+            st.closed = true;
+            st.registered = false;
+            std::mem::take(&mut st.subscribers)
+        };
+        drop(subscribers);
+        core.rt.channels.remove(&core.name, core);
+        crate::util::notify(&core.joined, usize::MAX);
+    }
+
+    /// Whether the channel was closed.
+    pub fn is_closed(&self) -> bool {
+        self.core().map_or(true, |core| core.state.lock().closed)
+    }
+
+    /// Publishes the channel for other nodes' [`locate`](Self::locate); channels are
+    /// always locatable within their own runtime.
+    ///
+    /// # Errors
+    /// [`ChannelError::Closed`] or [`ChannelError::Unreachable`].
+    pub fn register(&self) -> Result<(), ChannelError> {
+        let core = self.core()?;
+        let mut st = core.state.lock();
+        if st.closed {
+            return Err(ChannelError::Closed);
+        }
+        st.registered = true;
+        Ok(())
+    }
+
+    /// Withdraws the channel from other nodes' `locate`.
+    pub fn unregister(&self) {
+        if let Ok(core) = self.core() {
+            core.state.lock().registered = false;
+        }
+    }
+
+    /// Whether the channel is published for other nodes.
+    pub fn is_registered(&self) -> bool {
+        self.core().is_ok_and(|core| core.state.lock().registered)
+    }
+}
+
+impl ChannelCore {
+    /// Applies the transform and delivers to every subscriber; returns the number of
+    /// tasks reached.
+    fn fan_out(&self, env: Envelope, depth: usize) -> usize {
+        if depth > MAX_DEPTH {
+            tracing::error!(channel = %self.name, "channels nested too deep (a cycle?): message dropped");
+            return 0;
+        }
+        let (subscribers, transform) = {
+            let st = self.state.lock();
+            if st.closed {
+                return 0;
+            }
+            (st.subscribers.clone(), st.transform.clone())
+        };
+        let env = match transform {
+            None => env,
+            Some(transform) => {
+                match catch_unwind(AssertUnwindSafe(|| transform(&self.name, env))) {
+                    Ok(Ok(Some(env)) | Err(env)) => env,
+                    Ok(Ok(None)) => return 0,
+                    Err(panic) => {
+                        tracing::error!(channel = %self.name, panic = %panic_message(&*panic), "channel transform panicked: message dropped");
+                        return 0;
+                    }
+                }
+            }
+        };
+        let mut reached = 0;
+        let mut ended = Vec::new();
+        let mut env = Some(env);
+        let last = subscribers.len().saturating_sub(1);
+        for (i, subscriber) in subscribers.iter().enumerate() {
+            let copy = if i == last {
+                env.take()
+            } else {
+                env.as_ref().and_then(Envelope::try_clone)
+            };
+            let Some(copy) = copy else {
+                tracing::error!(channel = %self.name, "a channel message that cannot be copied reached only its first subscribers");
+                break;
+            };
+            match subscriber {
+                Subscriber::Task(task) => match task.forward(copy) {
+                    Ok(()) => reached += 1,
+                    Err(e) if e.kind() == SendErrorKind::Ended => ended.push(subscriber.clone()),
+                    Err(e) => {
+                        tracing::debug!(channel = %self.name, subscriber = %task, error = %e, "channel message not delivered")
+                    }
+                },
+                Subscriber::Channel(channel) => match channel.core() {
+                    Ok(core) => reached += core.fan_out(copy, depth + 1),
+                    Err(_) => {
+                        tracing::debug!(channel = %self.name, subscriber = %channel, "channel subscriber unreachable")
+                    }
+                },
+            }
+        }
+        if !ended.is_empty() {
+            let mut st = self.state.lock();
+            Arc::make_mut(&mut st.subscribers).retain(|s| !ended.contains(s));
+        }
+        reached
+    }
+}
+
+impl Drop for ChannelCore {
+    fn drop(&mut self) {
+        self.rt.channels.forget(&self.name);
+    }
+}
+
+impl PartialEq for Channel {
+    fn eq(&self, other: &Channel) -> bool {
+        match (&self.repr, &other.repr) {
+            (Repr::Local(a), Repr::Local(b)) => Arc::ptr_eq(a, b),
+            _ => self.name() == other.name() && self.node().incarnation == other.node().incarnation,
+        }
+    }
+}
+
+impl Eq for Channel {}
+
+impl Hash for Channel {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.node().incarnation.hash(state);
+        self.name().hash(state);
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.name(), self.node())
+    }
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Channel({self})")
+    }
+}
+
+impl Message for Channel {
+    fn wire_name() -> Cow<'static, str> {
+        Cow::Borrowed("rcos::Channel")
+    }
+}
