@@ -119,6 +119,38 @@ impl Implementation for Floor {
         })
     }
 
+    fn broadcast(&self, subscribers: usize, n: usize) -> Figure {
+        let ex = self.ex.clone();
+        self.run(async move {
+            let (done, finished) = unbounded::<()>();
+            let mut outs = Vec::with_capacity(subscribers);
+            for _ in 0..subscribers {
+                let (tx, rx) = unbounded::<u64>();
+                let done = done.clone();
+                ex.spawn(async move {
+                    for _ in 0..n {
+                        if rx.recv().await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = done.send(()).await;
+                })
+                .detach();
+                outs.push(tx);
+            }
+            let start = Instant::now();
+            for i in 0..n as u64 {
+                for tx in &outs {
+                    let _ = tx.try_send(i);
+                }
+            }
+            for _ in 0..subscribers {
+                let _ = finished.recv().await;
+            }
+            throughput(start.elapsed(), n * subscribers)
+        })
+    }
+
     fn fanin(&self, senders: usize, each: usize) -> Figure {
         let ex = self.ex.clone();
         self.run(async move {

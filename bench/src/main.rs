@@ -22,6 +22,7 @@ pub(crate) struct Sizes {
     pub(crate) pingpong: usize,
     pub(crate) calls: usize,
     pub(crate) fanin_each: usize,
+    pub(crate) broadcast: usize,
     pub(crate) idle: usize,
     pub(crate) repeats: usize,
 }
@@ -31,6 +32,7 @@ const FULL: Sizes = Sizes {
     pingpong: 1_000_000,
     calls: 1_000_000,
     fanin_each: 1_000_000,
+    broadcast: 100_000,
     idle: 100_000,
     repeats: 5,
 };
@@ -40,6 +42,7 @@ const QUICK: Sizes = Sizes {
     pingpong: 200_000,
     calls: 200_000,
     fanin_each: 250_000,
+    broadcast: 20_000,
     idle: 100_000,
     repeats: 3,
 };
@@ -95,6 +98,8 @@ pub(crate) trait Implementation {
     fn pingpong(&self, n: usize) -> Figure;
     fn calls(&self, n: usize) -> Figure;
     fn fanin(&self, senders: usize, each: usize) -> Figure;
+    /// `n` messages, each to `subscribers` receivers; throughput in deliveries.
+    fn broadcast(&self, subscribers: usize, n: usize) -> Figure;
 }
 
 /// Runs one workload of one implementation in a child process and reads its figure.
@@ -148,6 +153,7 @@ fn run_child(args: &[String]) {
         "spawn_complete" => i.spawn_complete(sizes.spawn),
         "pingpong" => i.pingpong(sizes.pingpong),
         "call" => i.calls(sizes.calls),
+        "broadcast_100" => i.broadcast(100, sizes.broadcast),
         _ => i.fanin(4, sizes.fanin_each),
     };
     // One untimed warm-up run, then the median of the timed ones.
@@ -201,7 +207,13 @@ fn main() {
         .filter(|name| only_impl.as_deref().is_none_or(|o| o == *name))
         .collect();
 
-    let workloads = ["spawn_complete", "pingpong", "call", "fanin_4x"];
+    let workloads = [
+        "spawn_complete",
+        "pingpong",
+        "call",
+        "fanin_4x",
+        "broadcast_100",
+    ];
 
     let mut rows: Vec<(String, Vec<(String, Figure)>)> = Vec::new();
     for workload in workloads {

@@ -94,6 +94,10 @@ impl Implementation for Rcos {
         })
     }
 
+    fn broadcast(&self, subscribers: usize, n: usize) -> Figure {
+        self.broadcast_impl(subscribers, n)
+    }
+
     fn fanin(&self, senders: usize, each: usize) -> Figure {
         self.rt.block_on(async move {
             let me = TaskRef::current().expect("block_on runs a task");
@@ -126,6 +130,37 @@ impl Implementation for Rcos {
                 .unwrap_or(0);
             assert_eq!(got as usize, total);
             throughput(start.elapsed(), total)
+        })
+    }
+}
+
+impl Rcos {
+    fn broadcast_impl(&self, subscribers: usize, n: usize) -> Figure {
+        self.rt.block_on(async move {
+            let me = TaskRef::current().expect("block_on runs a task");
+            let channel = rcos::channel::Channel::new("bench").expect("a fresh name");
+            for _ in 0..subscribers {
+                let me = me.clone();
+                let sub = rcos::spawn(move |task| async move {
+                    for _ in 0..n {
+                        if task.receive().await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = me.send(());
+                });
+                channel.subscribe(&sub).await.expect("open channel");
+            }
+            let start = Instant::now();
+            for i in 0..n as u64 {
+                let _ = channel.send(i);
+            }
+            for _ in 0..subscribers {
+                me.receive().await.expect("subscribers report");
+            }
+            let fig = throughput(start.elapsed(), n * subscribers);
+            channel.close();
+            fig
         })
     }
 }

@@ -309,13 +309,14 @@ impl Channel {
 
     /// Sends `msg` to every subscriber, through the transform, without waiting.
     ///
-    /// The message is copied for each subscriber (hence `Clone`). A subscribed task
+    /// Subscribers share one copy of the message; each takes it out as its own (the
+    /// last one moves it, the others clone it — hence `Clone + Sync`). A subscribed task
     /// whose bounded mailbox is full misses it; one that has ended is unsubscribed.
     ///
     /// # Errors
     /// [`ChannelError::Closed`] if the channel was closed.
-    pub fn send<M: Message + Clone>(&self, msg: M) -> Result<(), ChannelError> {
-        self.send_envelope(Envelope::new_clonable(msg)).map(|_| ())
+    pub fn send<M: Message + Clone + Sync>(&self, msg: M) -> Result<(), ChannelError> {
+        self.send_envelope(Envelope::new_shared(msg)).map(|_| ())
     }
 
     /// Sends `msg` once at least `n` subscribers are subscribed (waiting up to
@@ -325,7 +326,7 @@ impl Channel {
     ///
     /// # Errors
     /// [`ChannelError::Closed`] if the channel was closed.
-    pub async fn deliver<M: Message + Clone>(
+    pub async fn deliver<M: Message + Clone + Sync>(
         &self,
         msg: M,
         timeout: Duration,
@@ -347,12 +348,11 @@ impl Channel {
         if core.rt.clock.timeout(timeout, enough).await.is_err() {
             return Ok(0);
         }
-        self.send_envelope(Envelope::new_clonable(msg))
+        self.send_envelope(Envelope::new_shared(msg))
     }
 
-    /// Sends an envelope that can be copied (made with
-    /// [`Envelope::new_clonable`], or one received from a channel); returns the
-    /// number of tasks reached.
+    /// Sends an envelope that can be copied (made with [`Envelope::new_shared`], or one
+    /// received from a channel); returns the number of tasks reached.
     ///
     /// # Errors
     /// [`ChannelError::Closed`] if the channel was closed.
@@ -386,13 +386,13 @@ impl Channel {
     /// [`ChannelError::Unreachable`] for a channel on another node.
     pub fn set_transform<M, F>(&self, transform: F) -> Result<(), ChannelError>
     where
-        M: Message + Clone,
+        M: Message + Clone + Sync,
         F: Fn(&str, M) -> Option<M> + Send + Sync + 'static,
     {
         let core = self.core()?;
         let erased: Arc<Transform> = Arc::new(move |name: &str, env: Envelope| {
             let msg = env.downcast::<M>()?;
-            Ok(transform(name, msg).map(Envelope::new_clonable))
+            Ok(transform(name, msg).map(Envelope::new_shared))
         });
         core.state.lock().transform = Some(erased);
         Ok(())

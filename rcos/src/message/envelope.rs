@@ -2,6 +2,7 @@
 
 use std::any::{Any, TypeId};
 use std::fmt;
+use std::sync::Arc;
 
 use super::Message;
 
@@ -22,8 +23,9 @@ pub(crate) struct Encoded {
 /// What travels with every message besides its value.
 #[derive(Debug, Clone)]
 pub(crate) struct Header {
-    /// The `tracing` span that was current where the message was sent, if any.
-    pub(crate) span: Option<tracing::Span>,
+    /// The `tracing` span that was current where the message was sent, if any (boxed:
+    /// most messages have none, and a span is 40 bytes).
+    pub(crate) span: Option<Box<tracing::Span>>,
     /// Runtime signals (monitor statuses and the like) do not count against a bounded
     /// mailbox's capacity and are never dropped by its overflow policy.
     pub(crate) system: bool,
@@ -42,12 +44,12 @@ impl Header {
 /// The current span, if `tracing` could have one: with no subscriber installed (the
 /// maximum level is `OFF`) this costs one atomic load instead of a dispatcher lookup.
 #[inline]
-fn current_span() -> Option<tracing::Span> {
+fn current_span() -> Option<Box<tracing::Span>> {
     if tracing::level_filters::LevelFilter::current() == tracing::level_filters::LevelFilter::OFF {
         return None;
     }
     let span = tracing::Span::current();
-    (!span.is_none()).then_some(span)
+    (!span.is_none()).then(|| Box::new(span))
 }
 
 static NO_SPAN: std::sync::LazyLock<tracing::Span> = std::sync::LazyLock::new(tracing::Span::none);
@@ -73,12 +75,26 @@ trait Payload: Send + 'static {
     }
 }
 
+/// A payload shared by reference count between several envelopes.
+trait SharedPayload: Send + Sync + 'static {
+    fn as_payload(&self) -> &dyn Payload;
+    /// Moves the value (or, if other envelopes still share it, a copy of it) into `out`,
+    /// which must be an `&mut Option<T>` of the value's type.
+    fn take_shared(self: Arc<Self>, out: &mut dyn Any) -> Result<(), Arc<dyn SharedPayload>>;
+}
+
 /// A message that can also be encoded for another node.
 struct MessageBox<M> {
     header: Header,
     value: M,
-    /// `M::clone`, when the message was made clonable (for channels' fan-out).
-    clone: Option<fn(&M) -> M>,
+}
+
+/// A message shared by several receivers (a channel's fan-out): one allocation for all
+/// of them; each receiver moves it out if it holds the last reference, and copies it
+/// otherwise.
+struct SharedBox<M> {
+    header: Header,
+    value: M,
 }
 
 /// A value that can only be passed between tasks of one program.
@@ -130,26 +146,9 @@ impl<M: Message> Payload for MessageBox<M> {
     }
     #[inline]
     fn take_into(self: Box<Self>, out: &mut dyn Any) -> Result<(), Box<dyn Payload>> {
-        let MessageBox {
-            header,
-            value,
-            clone,
-        } = *self;
-        take_value(value, out).map_err(|value| {
-            Box::new(MessageBox {
-                header,
-                value,
-                clone,
-            }) as Box<dyn Payload>
-        })
-    }
-    fn try_clone(&self) -> Option<Box<dyn Payload>> {
-        let clone = self.clone?;
-        Some(Box::new(MessageBox {
-            header: self.header.clone(),
-            value: clone(&self.value),
-            clone: Some(clone),
-        }))
+        let MessageBox { header, value } = *self;
+        take_value(value, out)
+            .map_err(|value| Box::new(MessageBox { header, value }) as Box<dyn Payload>)
     }
     fn encode(&self) -> Option<Result<Encoded, String>> {
         Some(
@@ -160,6 +159,51 @@ impl<M: Message> Payload for MessageBox<M> {
                 })
                 .map_err(|e| e.to_string()),
         )
+    }
+}
+
+impl<M: Message + Clone + Sync> Payload for SharedBox<M> {
+    payload_common!();
+    #[inline]
+    fn value_type_id(&self) -> TypeId {
+        TypeId::of::<M>()
+    }
+    fn type_name(&self) -> &str {
+        std::any::type_name::<M>()
+    }
+    fn value_ref(&self) -> &dyn Any {
+        &self.value
+    }
+    fn take_into(self: Box<Self>, out: &mut dyn Any) -> Result<(), Box<dyn Payload>> {
+        let SharedBox { header, value } = *self;
+        take_value(value, out)
+            .map_err(|value| Box::new(SharedBox { header, value }) as Box<dyn Payload>)
+    }
+    fn encode(&self) -> Option<Result<Encoded, String>> {
+        Some(
+            super::encode(&self.value)
+                .map(|bytes| Encoded {
+                    name: M::wire_name().into_owned(),
+                    bytes,
+                })
+                .map_err(|e| e.to_string()),
+        )
+    }
+}
+
+impl<M: Message + Clone + Sync> SharedPayload for SharedBox<M> {
+    fn as_payload(&self) -> &dyn Payload {
+        self
+    }
+    fn take_shared(self: Arc<Self>, out: &mut dyn Any) -> Result<(), Arc<dyn SharedPayload>> {
+        if !out.is::<Option<M>>() {
+            return Err(self);
+        }
+        let value = match Arc::try_unwrap(self) {
+            Ok(unique) => unique.value,
+            Err(shared) => shared.value.clone(),
+        };
+        take_value(value, out).map_err(|_| unreachable!("the slot's type was checked"))
     }
 }
 
@@ -229,7 +273,22 @@ impl Payload for EncodedBox {
 /// assert_eq!(env.downcast::<u64>().unwrap(), 42);
 /// ```
 pub struct Envelope {
-    inner: Box<dyn Payload>,
+    inner: Inner,
+}
+
+enum Inner {
+    Boxed(Box<dyn Payload>),
+    Shared(Arc<dyn SharedPayload>),
+}
+
+impl Inner {
+    #[inline]
+    fn get(&self) -> &dyn Payload {
+        match self {
+            Inner::Boxed(boxed) => &**boxed,
+            Inner::Shared(shared) => shared.as_payload(),
+        }
+    }
 }
 
 impl Envelope {
@@ -239,31 +298,38 @@ impl Envelope {
     #[inline]
     pub fn new<M: Message>(msg: M) -> Envelope {
         Envelope {
-            inner: Box::new(MessageBox {
+            inner: Inner::Boxed(Box::new(MessageBox {
                 header: Header::here(),
                 value: msg,
-                clone: None,
-            }),
+            })),
         }
     }
 
-    /// Wraps a message that can be copied for several receivers (what a
-    /// [`Channel`](crate::channel::Channel) does to fan a message out).
-    pub fn new_clonable<M: Message + Clone>(msg: M) -> Envelope {
+    /// Wraps a message that can be shared by several receivers: copies of the envelope
+    /// ([`try_clone`](Self::try_clone)) share one allocation, and each receiver moves the
+    /// message out if it is the last to hold it, or copies it. This is how a
+    /// [`Channel`](crate::channel::Channel) fans a message out.
+    pub fn new_shared<M: Message + Clone + Sync>(msg: M) -> Envelope {
         Envelope {
-            inner: Box::new(MessageBox {
+            inner: Inner::Shared(Arc::new(SharedBox {
                 header: Header::here(),
                 value: msg,
-                clone: Some(M::clone),
-            }),
+            })),
         }
     }
 
     /// A copy of the envelope, if its message can be copied: made with
-    /// [`new_clonable`](Self::new_clonable) (as channel messages are) or arrived from
+    /// [`new_shared`](Self::new_shared) (as channel messages are), or arrived from
     /// another node.
     pub fn try_clone(&self) -> Option<Envelope> {
-        self.inner.try_clone().map(|inner| Envelope { inner })
+        match &self.inner {
+            Inner::Boxed(boxed) => boxed.try_clone().map(|inner| Envelope {
+                inner: Inner::Boxed(inner),
+            }),
+            Inner::Shared(shared) => Some(Envelope {
+                inner: Inner::Shared(shared.clone()),
+            }),
+        }
     }
 
     /// Wraps a value that can only travel between tasks of this program (see
@@ -271,48 +337,54 @@ impl Envelope {
     #[inline]
     pub fn new_local<T: Send + 'static>(value: T) -> Envelope {
         Envelope {
-            inner: Box::new(LocalBox {
+            inner: Inner::Boxed(Box::new(LocalBox {
                 header: Header::here(),
                 value,
-            }),
+            })),
         }
     }
 
     /// Wraps a runtime signal: it bypasses a bounded mailbox's capacity.
     pub(crate) fn system<M: Message>(msg: M) -> Envelope {
-        let mut env = Envelope::new(msg);
-        env.inner.header_mut().system = true;
-        env
+        Envelope {
+            inner: Inner::Boxed(Box::new(MessageBox {
+                header: Header {
+                    span: current_span(),
+                    system: true,
+                },
+                value: msg,
+            })),
+        }
     }
 
     /// Wraps a message that arrived encoded from another node.
     #[allow(dead_code)] // the network layer is its only user
     pub(crate) fn from_encoded(name: String, bytes: Vec<u8>, span: tracing::Span) -> Envelope {
         Envelope {
-            inner: Box::new(EncodedBox {
+            inner: Inner::Boxed(Box::new(EncodedBox {
                 header: Header {
-                    span: (!span.is_none()).then_some(span),
+                    span: (!span.is_none()).then(|| Box::new(span)),
                     system: false,
                 },
                 value: Encoded { name, bytes },
-            }),
+            })),
         }
     }
 
     /// Whether this is a runtime signal that bypasses mailbox capacity.
     #[inline]
     pub(crate) fn is_system(&self) -> bool {
-        self.inner.header().system
+        self.inner.get().header().system
     }
 
     /// Whether the message is an `M`.
     ///
     /// For a message from another node this compares wire names without decoding.
     pub fn is<M: Message>(&self) -> bool {
-        if self.inner.value_type_id() == TypeId::of::<M>() {
+        if self.inner.get().value_type_id() == TypeId::of::<M>() {
             return true;
         }
-        match self.inner.encoded() {
+        match self.inner.get().encoded() {
             Some(enc) => enc.name == M::wire_name(),
             None => false,
         }
@@ -323,10 +395,10 @@ impl Envelope {
     /// A message from another node is decoded here; if its bytes do not decode as an
     /// `M`, the failure is logged and the envelope handed back.
     pub fn downcast<M: Message>(self) -> Result<M, Envelope> {
-        if self.inner.value_type_id() == TypeId::of::<M>() {
+        if self.inner.get().value_type_id() == TypeId::of::<M>() {
             return self.take::<M>();
         }
-        match self.inner.encoded() {
+        match self.inner.get().encoded() {
             Some(enc) if enc.name == M::wire_name() => match super::decode::<M>(&enc.bytes) {
                 Ok(value) => Ok(value),
                 Err(error) => {
@@ -347,7 +419,7 @@ impl Envelope {
     ///
     /// Unlike [`downcast`](Self::downcast) this never decodes a message from another node.
     pub fn downcast_any<T: Send + 'static>(self) -> Result<T, Envelope> {
-        if self.inner.value_type_id() == TypeId::of::<T>() {
+        if self.inner.get().value_type_id() == TypeId::of::<T>() {
             self.take::<T>()
         } else {
             Err(self)
@@ -356,43 +428,45 @@ impl Envelope {
 
     /// Whether the value is a `T` (local values only; see [`is`](Self::is) for messages).
     pub fn is_any<T: 'static>(&self) -> bool {
-        self.inner.value_type_id() == TypeId::of::<T>()
+        self.inner.get().value_type_id() == TypeId::of::<T>()
     }
 
     /// A reference to the value if it is a local `T`; `None` for a wrong type or a
     /// message from another node that has not been decoded (see [`peek`](Self::peek)).
     pub fn downcast_ref<T: 'static>(&self) -> Option<&T> {
-        self.inner.value_ref().downcast_ref::<T>()
+        self.inner.get().value_ref().downcast_ref::<T>()
     }
 
     /// A reference to the message if it is an `M`, decoding it in place first if it came
     /// from another node.
     pub fn peek<M: Message>(&mut self) -> Option<&M> {
-        if self.inner.value_type_id() != TypeId::of::<M>() {
-            let decoded = match self.inner.encoded() {
+        if self.inner.get().value_type_id() != TypeId::of::<M>() {
+            let Inner::Boxed(boxed) = &mut self.inner else {
+                return None;
+            };
+            let decoded = match boxed.encoded() {
                 Some(enc) if enc.name == M::wire_name() => super::decode::<M>(&enc.bytes).ok()?,
                 _ => return None,
             };
             let header = std::mem::replace(
-                self.inner.header_mut(),
+                boxed.header_mut(),
                 Header {
                     span: None,
                     system: false,
                 },
             );
-            self.inner = Box::new(MessageBox {
+            *boxed = Box::new(MessageBox {
                 header,
                 value: decoded,
-                clone: None,
             });
         }
-        self.inner.value_ref().downcast_ref::<M>()
+        self.inner.get().value_ref().downcast_ref::<M>()
     }
 
     /// The name of the value's type: the Rust type name for a local value, the wire name
     /// for a message from another node that has not been decoded yet.
     pub fn type_name(&self) -> &str {
-        self.inner.type_name()
+        self.inner.get().type_name()
     }
 
     /// The `tracing` span that was current where the message was sent.
@@ -406,7 +480,12 @@ impl Envelope {
     /// // ... handle the message; sends from here carry the same span ...
     /// ```
     pub fn span(&self) -> &tracing::Span {
-        self.inner.header().span.as_ref().unwrap_or(&NO_SPAN)
+        self.inner
+            .get()
+            .header()
+            .span
+            .as_deref()
+            .unwrap_or(&NO_SPAN)
     }
 
     /// Starts dispatching on the message's type; see [`Match`](super::Match).
@@ -417,17 +496,20 @@ impl Envelope {
     /// The message in its wire form, if it has one (local-only values do not).
     #[allow(dead_code)] // the network layer is its only user
     pub(crate) fn encode(&self) -> Option<Result<Encoded, String>> {
-        self.inner.encode()
+        self.inner.get().encode()
     }
 
     fn take<T: Send + 'static>(self) -> Result<T, Envelope> {
         let mut out: Option<T> = None;
-        match self.inner.take_into(&mut out) {
-            Ok(()) => out.ok_or_else(|| {
-                // take_into only returns Ok after filling `out`; keep the type honest anyway.
-                Envelope::new_local("rcos: message lost in downcast")
-            }),
-            Err(inner) => Err(Envelope { inner }),
+        let back = match self.inner {
+            Inner::Boxed(boxed) => boxed.take_into(&mut out).map_err(Inner::Boxed),
+            Inner::Shared(shared) => shared.take_shared(&mut out).map_err(Inner::Shared),
+        };
+        match (back, out) {
+            (Ok(()), Some(value)) => Ok(value),
+            (Err(inner), _) => Err(Envelope { inner }),
+            // take_into/take_shared fill `out` whenever they return Ok.
+            (Ok(()), None) => Err(Envelope::new_local("rcos: message lost in downcast")),
         }
     }
 }

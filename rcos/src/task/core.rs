@@ -718,7 +718,7 @@ mod size_tests {
             "{}",
             std::mem::size_of::<super::TaskCore>()
         );
-        assert_eq!(std::mem::size_of::<crate::Envelope>(), 16);
+        assert!(std::mem::size_of::<crate::Envelope>() <= 24);
         assert!(std::mem::size_of::<crate::Exit>() <= 32);
     }
 }
