@@ -70,6 +70,54 @@ enum Repr {
     /// A channel that does not resolve here (closed, or on a runtime this one cannot
     /// reach).
     Detached(Arc<(NodeId, String)>),
+    /// A channel on another node, reached through this runtime's node.
+    Remote(Arc<RemoteChannel>),
+}
+
+/// A channel on another node.
+pub(crate) struct RemoteChannel {
+    pub(crate) node: NodeId,
+    pub(crate) location: Option<crate::net::Location>,
+    pub(crate) name: String,
+    pub(crate) via: std::sync::Weak<Shared>,
+}
+
+impl RemoteChannel {
+    fn net(&self) -> Result<Arc<crate::net::Node>, ChannelError> {
+        self.via
+            .upgrade()
+            .and_then(|v| v.net.get().cloned())
+            .ok_or(ChannelError::Unreachable)
+    }
+
+    fn push(&self, frame: crate::net::frame::Frame) -> Result<(), ChannelError> {
+        self.net()?
+            .send_to(self.node.incarnation, self.location, frame)
+            .map_err(|_| ChannelError::Unreachable)
+    }
+
+    async fn request(
+        &self,
+        timeout: Duration,
+        make: impl FnOnce(u64) -> crate::net::frame::Frame,
+    ) -> Result<crate::net::frame::Answer, ChannelError> {
+        let net = self.net()?;
+        let peer = net
+            .clock()
+            .timeout(timeout, net.peer_for(self.node.incarnation, self.location))
+            .await
+            .ok()
+            .flatten()
+            .ok_or(ChannelError::Unreachable)?;
+        net.request(&peer, timeout, make)
+            .await
+            .map_err(|_| ChannelError::Unreachable)
+    }
+
+    fn default_timeout(&self) -> Duration {
+        self.net()
+            .map_or(Duration::from_secs(10), |n| n.config().request_timeout)
+    }
 }
 
 /// A message transform: `Ok(Some(_))` passes the (possibly changed) message on,
@@ -206,10 +254,16 @@ impl Channel {
         })
     }
 
+    pub(crate) fn from_core(core: Arc<ChannelCore>) -> Channel {
+        Channel {
+            repr: Repr::Local(core),
+        }
+    }
+
     fn core(&self) -> Result<&Arc<ChannelCore>, ChannelError> {
         match &self.repr {
             Repr::Local(core) => Ok(core),
-            Repr::Detached(_) => Err(ChannelError::Unreachable),
+            Repr::Detached(_) | Repr::Remote(_) => Err(ChannelError::Unreachable),
         }
     }
 
@@ -218,6 +272,7 @@ impl Channel {
         match &self.repr {
             Repr::Local(core) => &core.name,
             Repr::Detached(d) => &d.1,
+            Repr::Remote(r) => &r.name,
         }
     }
 
@@ -225,6 +280,7 @@ impl Channel {
         match &self.repr {
             Repr::Local(core) => &core.rt.node,
             Repr::Detached(d) => &d.0,
+            Repr::Remote(r) => &r.node,
         }
     }
 
@@ -235,8 +291,28 @@ impl Channel {
     /// [`ChannelError::Closed`], or [`ChannelError::Cycle`] if `subscriber` is a channel
     /// from which messages already reach this one (or is this channel itself).
     pub async fn subscribe(&self, subscriber: impl Into<Subscriber>) -> Result<(), ChannelError> {
-        let core = self.core()?;
         let subscriber = subscriber.into();
+        if let Repr::Remote(remote) = &self.repr {
+            let channel = remote.name.clone();
+            return match remote
+                .request(remote.default_timeout(), |req| {
+                    crate::net::frame::Frame::Subscribe {
+                        req,
+                        channel,
+                        subscriber,
+                    }
+                })
+                .await?
+            {
+                crate::net::frame::Answer::Done => Ok(()),
+                crate::net::frame::Answer::NotFound => Err(ChannelError::Closed),
+                crate::net::frame::Answer::Failed(why) if why.contains("cycle") => {
+                    Err(ChannelError::Cycle)
+                }
+                _ => Err(ChannelError::Closed),
+            };
+        }
+        let core = self.core()?;
         // Channel subscriptions change the graph: check for a cycle and add the edge
         // under one lock, so that two concurrent subscriptions cannot close a cycle.
         let _topology = match &subscriber {
@@ -332,6 +408,42 @@ impl Channel {
         timeout: Duration,
         n: usize,
     ) -> Result<usize, ChannelError> {
+        self.deliver_envelope(Envelope::new_shared(msg), timeout, n)
+            .await
+    }
+
+    /// [`deliver`](Self::deliver) for an envelope that can be copied.
+    ///
+    /// # Errors
+    /// As `deliver`.
+    pub async fn deliver_envelope(
+        &self,
+        env: Envelope,
+        timeout: Duration,
+        n: usize,
+    ) -> Result<usize, ChannelError> {
+        if let Repr::Remote(remote) = &self.repr {
+            let msg = crate::net::frame::WireMsg::of_envelope(&env)
+                .map_err(|_| ChannelError::Unreachable)?;
+            let channel = remote.name.clone();
+            let timeout_ms = timeout.as_millis() as u64;
+            let answer = remote
+                .request(timeout + remote.default_timeout(), |req| {
+                    crate::net::frame::Frame::ChannelDeliver {
+                        req,
+                        channel,
+                        msg,
+                        n: n as u64,
+                        timeout_ms,
+                    }
+                })
+                .await?;
+            return match answer {
+                crate::net::frame::Answer::Count(count) => Ok(count as usize),
+                crate::net::frame::Answer::NotFound => Err(ChannelError::Closed),
+                _ => Err(ChannelError::Unreachable),
+            };
+        }
         let core = self.core()?;
         let enough = async {
             loop {
@@ -348,7 +460,7 @@ impl Channel {
         if core.rt.clock.timeout(timeout, enough).await.is_err() {
             return Ok(0);
         }
-        self.send_envelope(Envelope::new_shared(msg))
+        self.send_envelope(env)
     }
 
     /// Sends an envelope that can be copied (made with [`Envelope::new_shared`], or one
@@ -357,6 +469,16 @@ impl Channel {
     /// # Errors
     /// [`ChannelError::Closed`] if the channel was closed.
     pub fn send_envelope(&self, env: Envelope) -> Result<usize, ChannelError> {
+        if let Repr::Remote(remote) = &self.repr {
+            // The channel's node fans it out; how many it reached is not known here.
+            let msg = crate::net::frame::WireMsg::of_envelope(&env)
+                .map_err(|_| ChannelError::Unreachable)?;
+            remote.push(crate::net::frame::Frame::ChannelSend {
+                channel: remote.name.clone(),
+                msg,
+            })?;
+            return Ok(0);
+        }
         let core = self.core()?;
         if core.state.lock().closed {
             return Err(ChannelError::Closed);

@@ -361,6 +361,8 @@ pub enum SpawnError {
     Ambiguous(String),
     /// The arguments did not decode as the function's argument types.
     BadArguments(String),
+    /// The node to spawn on cannot be reached.
+    Unreachable(String),
 }
 
 impl fmt::Display for SpawnError {
@@ -369,6 +371,7 @@ impl fmt::Display for SpawnError {
             SpawnError::UnknownTask(name) => write!(f, "unknown task {name:?}"),
             SpawnError::Ambiguous(name) => write!(f, "several remote tasks are named {name:?}"),
             SpawnError::BadArguments(why) => f.write_str(why),
+            SpawnError::Unreachable(why) => write!(f, "cannot reach the node: {why}"),
         }
     }
 }

@@ -56,6 +56,7 @@
 //! ## Feature flags
 //!
 //! - `macros` (default): `#[task]`, `#[derive(Message)]` and `#[rcos::main]`.
+//! - `tls`: TLS 1.3 for TCP streams, in `io::tls` (rustls with the *ring* provider).
 //! - `test-util`: [`runtime::Builder::deterministic`], a one-worker runtime with a virtual
 //!   clock and a seeded ready order, for fast and repeatable tests of timeouts and races.
 //!
@@ -80,7 +81,9 @@ extern crate self as rcos;
 
 pub mod channel;
 pub mod error;
+pub mod io;
 pub mod message;
+pub mod net;
 pub mod pool;
 mod registry;
 pub mod runtime;

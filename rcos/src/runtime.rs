@@ -65,6 +65,8 @@ pub(crate) struct Shared {
     pub(crate) tasks: TaskTable,
     pub(crate) names: Registry,
     pub(crate) channels: crate::channel::ChannelRegistry,
+    /// The network node, if this runtime is one.
+    pub(crate) net: std::sync::OnceLock<Arc<crate::net::Node>>,
     pub(crate) clock: Clock,
     pub(crate) workers: usize,
     next_reply_id: AtomicU64,
@@ -89,6 +91,15 @@ impl Shared {
 
     pub(crate) fn is_shut_down(&self) -> bool {
         self.sched.is_shut_down()
+    }
+
+    /// How this runtime shows in task references: its listening address if it is a
+    /// node, its name otherwise.
+    pub(crate) fn place(&self) -> String {
+        match self.net.get() {
+            Some(node) => node.location().to_string(),
+            None => self.node.name.to_string(),
+        }
     }
 }
 
@@ -150,6 +161,9 @@ impl Runtime {
             return;
         }
         tracing::debug!(runtime = %shared.node, "runtime shutting down");
+        if let Some(node) = shared.net.get() {
+            node.stop();
+        }
         shared.sched.wake_all();
         let threads = std::mem::take(&mut *self.threads.lock());
         let me = std::thread::current().id();
@@ -361,7 +375,25 @@ impl Handle {
     /// # Errors
     /// [`LocateError::NotFound`] when no task took the name in time.
     pub async fn locate(&self, name: &str, timeout: Duration) -> Result<TaskRef, LocateError> {
-        self.shared.names.locate(&self.shared, name, timeout).await
+        let shared = &self.shared;
+        let Some(net) = self.node() else {
+            return shared.names.locate(shared, name, timeout).await;
+        };
+        // Here, or on any peer: the first positive answer wins (a "not found" from one
+        // peer does not end the search).
+        let deadline = shared.clock.deadline(timeout);
+        let local = async { shared.names.locate(shared, name, timeout).await.ok() };
+        let remote = async {
+            match net.locate_anywhere(name, false, deadline).await {
+                Some(crate::net::frame::Answer::Task(task)) => Some(task),
+                _ => None,
+            }
+        };
+        crate::net::first_found(&shared.clock, timeout, local, remote)
+            .await
+            .ok_or_else(|| LocateError::NotFound {
+                name: name.to_string(),
+            })
     }
 
     /// Spawns the `#[task(remote)]` function registered as `name`, with its arguments
@@ -408,6 +440,7 @@ pub(crate) fn new_shared(
         tasks: TaskTable::new(),
         names: Registry::new(),
         channels: crate::channel::ChannelRegistry::new(),
+        net: std::sync::OnceLock::new(),
         clock,
         workers,
         next_reply_id: AtomicU64::new(1),

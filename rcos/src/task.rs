@@ -42,7 +42,7 @@ mod monitor;
 mod receive;
 mod send;
 mod spawn;
-mod task_fn;
+pub(crate) mod task_fn;
 mod taskref;
 mod throw;
 mod wire;

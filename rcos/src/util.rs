@@ -42,6 +42,15 @@ pub(crate) fn notify(event: &event_listener::Event, n: usize) {
     }
 }
 
+/// Runs a closure when dropped.
+pub(crate) struct OnDrop<F: FnMut()>(pub(crate) F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
 /// Turns a panic payload into the message it carries.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {

@@ -12,15 +12,23 @@ struct WireChannel {
     node: String,
     incarnation: u64,
     name: String,
+    #[serde(default)]
+    location: Option<String>,
 }
 
 impl Serialize for Channel {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let node = self.node();
+        let location = match &self.repr {
+            Repr::Local(core) => core.rt.net.get().map(|n| n.location().to_string()),
+            Repr::Detached(_) => None,
+            Repr::Remote(r) => r.location.map(|l| l.to_string()),
+        };
         WireChannel {
             node: node.name.to_string(),
             incarnation: node.incarnation,
             name: self.name().to_string(),
+            location,
         }
         .serialize(serializer)
     }
@@ -46,6 +54,16 @@ impl<'de> Deserialize<'de> for Channel {
             name: Arc::from(wire.node),
             incarnation: wire.incarnation,
         };
+        if let Some(shared) = context::current_shared().filter(|s| s.net.get().is_some()) {
+            return Ok(Channel {
+                repr: Repr::Remote(Arc::new(super::RemoteChannel {
+                    node,
+                    location: wire.location.as_deref().and_then(|l| l.parse().ok()),
+                    name: wire.name,
+                    via: Arc::downgrade(&shared),
+                })),
+            });
+        }
         Ok(Channel {
             repr: Repr::Detached(Arc::new((node, wire.name))),
         })

@@ -78,6 +78,13 @@ enum ReplyRepr {
     },
     /// A caller on a runtime this one cannot reach.
     Detached { node: NodeId, id: u64 },
+    /// A caller on another node, reached through this runtime's node.
+    Remote {
+        node: NodeId,
+        location: Option<crate::net::Location>,
+        id: u64,
+        via: Weak<Shared>,
+    },
 }
 
 /// The caller's side of a pending call.
@@ -113,6 +120,13 @@ impl ReplySlot {
         }
     }
 
+    /// A reply that came from another node.
+    pub(crate) fn fill_from_remote(&self, env: Envelope) {
+        if self.fill(env).is_err() {
+            tracing::debug!("a reply from another node came after its caller stopped waiting");
+        }
+    }
+
     fn fill(&self, env: Envelope) -> Result<(), Envelope> {
         let out = self.slot.fill(env);
         if let Some(id) = self.exported_id.lock().take() {
@@ -140,6 +154,7 @@ impl ReplyTo {
         match &self.repr {
             ReplyRepr::Local { slot, .. } => !slot.slot.is_closed(),
             ReplyRepr::Detached { .. } => false,
+            ReplyRepr::Remote { .. } => true,
         }
     }
 
@@ -157,6 +172,31 @@ impl ReplyTo {
                 ReplyError::new(reply, ReplyFailure::NotWaiting)
             }),
             ReplyRepr::Detached { .. } => Err(ReplyError::new(reply, ReplyFailure::Unreachable)),
+            ReplyRepr::Remote {
+                node,
+                location,
+                id,
+                via,
+            } => {
+                let sent = match (
+                    crate::net::frame::WireMsg::of(&reply),
+                    via.upgrade().and_then(|v| v.net.get().cloned()),
+                ) {
+                    (Ok(msg), Some(net)) => net
+                        .send_to(
+                            node.incarnation,
+                            *location,
+                            crate::net::frame::Frame::Reply { id: *id, msg },
+                        )
+                        .is_ok(),
+                    _ => false,
+                };
+                if sent {
+                    Ok(())
+                } else {
+                    Err(ReplyError::new(reply, ReplyFailure::Unreachable))
+                }
+            }
         }
     }
 }
@@ -185,6 +225,8 @@ struct WireReplyTo {
     node: String,
     incarnation: u64,
     id: u64,
+    #[serde(default)]
+    location: Option<String>,
 }
 
 impl Serialize for ReplyTo {
@@ -213,12 +255,22 @@ impl Serialize for ReplyTo {
                     node: home.node.name.to_string(),
                     incarnation: home.node.incarnation,
                     id,
+                    location: home.net.get().map(|n| n.location().to_string()),
                 }
             }
             ReplyRepr::Detached { node, id } => WireReplyTo {
                 node: node.name.to_string(),
                 incarnation: node.incarnation,
                 id: *id,
+                location: None,
+            },
+            ReplyRepr::Remote {
+                node, location, id, ..
+            } => WireReplyTo {
+                node: node.name.to_string(),
+                incarnation: node.incarnation,
+                id: *id,
+                location: location.map(|l| l.to_string()),
             },
         };
         wire.serialize(serializer)
@@ -241,14 +293,22 @@ impl<'de> Deserialize<'de> for ReplyTo {
                 }
             }
         }
-        Ok(ReplyTo {
-            repr: ReplyRepr::Detached {
-                node: NodeId {
-                    name: Arc::from(wire.node),
-                    incarnation: wire.incarnation,
+        let node = NodeId {
+            name: Arc::from(wire.node),
+            incarnation: wire.incarnation,
+        };
+        if let Some(shared) = context::current_shared().filter(|s| s.net.get().is_some()) {
+            return Ok(ReplyTo {
+                repr: ReplyRepr::Remote {
+                    node,
+                    location: wire.location.as_deref().and_then(|l| l.parse().ok()),
+                    id: wire.id,
+                    via: Arc::downgrade(&shared),
                 },
-                id: wire.id,
-            },
+            });
+        }
+        Ok(ReplyTo {
+            repr: ReplyRepr::Detached { node, id: wire.id },
         })
     }
 }

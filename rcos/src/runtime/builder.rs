@@ -20,6 +20,7 @@ pub struct Builder {
     workers: Option<usize>,
     name: Option<Cow<'static, str>>,
     seed: Option<u64>,
+    node: Option<crate::net::NodeConfig>,
 }
 
 impl Builder {
@@ -55,10 +56,19 @@ impl Builder {
         self
     }
 
-    /// Starts the runtime's worker threads.
+    /// Makes the runtime a network node (see [`rcos::net`](crate::net)): it listens as
+    /// configured and can talk to other nodes.
+    pub fn node(mut self, config: crate::net::NodeConfig) -> Builder {
+        self.node = Some(config);
+        self
+    }
+
+    /// Starts the runtime's worker threads (and, for a node, its listener).
     ///
     /// # Errors
-    /// When the operating system refuses to start a thread.
+    /// When the operating system refuses to start a thread; for a node, when it cannot
+    /// listen where configured or its secret does not meet the policy (see
+    /// [`NodeConfig`](crate::net::NodeConfig)).
     pub fn build(self) -> std::io::Result<Runtime> {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let workers = self
@@ -84,6 +94,11 @@ impl Builder {
             }
         }
         tracing::debug!(runtime = %shared.node, workers, "runtime started");
-        Ok(Runtime::from_parts(shared, threads))
+        let rt = Runtime::from_parts(shared.clone(), threads);
+        if let Some(config) = self.node {
+            let node = crate::net::Node::start(&shared, config)?;
+            let _ = shared.net.set(node);
+        }
+        Ok(rt)
     }
 }

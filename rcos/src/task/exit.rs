@@ -30,6 +30,9 @@ pub enum Exit {
     /// No task with this reference is known: it ended before the reference was resolved
     /// here, and how it ended has been forgotten.
     NotFound,
+    /// The task's node was lost: the connection broke and did not come back, or the
+    /// node stopped answering heartbeats. The task may still be running there.
+    NodeLost,
 }
 
 impl Exit {
@@ -75,6 +78,7 @@ impl fmt::Display for Exit {
             Exit::Terminated => f.write_str("terminated"),
             Exit::Thrown(msg) => write!(f, "ended by a thrown error: {msg}"),
             Exit::NotFound => f.write_str("no such task"),
+            Exit::NodeLost => f.write_str("its node was lost"),
         }
     }
 }

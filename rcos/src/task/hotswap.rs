@@ -28,6 +28,15 @@ use crate::util::{Mutex, Slot};
 pub(crate) type Factory =
     Box<dyn FnOnce(TaskRef) -> Pin<Box<dyn Future<Output = Value> + Send>> + Send>;
 
+/// The factory of a `#[task]` fn called with `args`.
+pub(crate) fn factory<T: TaskFn>(task_fn: T, args: T::Args) -> Factory {
+    Box::new(move |task: TaskRef| {
+        let fut = task_fn.call(task, args);
+        Box::pin(async move { T::output_value(fut.await) })
+            as Pin<Box<dyn Future<Output = Value> + Send>>
+    })
+}
+
 /// What became of a hot-swap request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -271,12 +280,55 @@ impl TaskRef {
         args: T::Args,
         timeout: Duration,
     ) -> Result<(), HotSwapError> {
-        let factory: Factory = Box::new(move |task: TaskRef| {
-            let fut = task_fn.call(task, args);
-            Box::pin(async move { T::output_value(fut.await) })
-                as Pin<Box<dyn Future<Output = Value> + Send>>
-        });
-        self.hot_swap_factory(T::NAME, factory, timeout).await
+        if let Repr::Remote(_) = &self.repr {
+            tracing::warn!(task = %self, "hot_swap of a task on another node needs hot_swap_remote and a #[task(remote)] fn");
+            return Err(HotSwapError::Unreachable);
+        }
+        self.hot_swap_factory(T::NAME, factory(task_fn, args), timeout)
+            .await
+    }
+
+    /// [`hot_swap`](Self::hot_swap) to a `#[task(remote)]` function, which also works
+    /// for a task on another node: the function is named there by its registered name
+    /// and its arguments travel encoded.
+    ///
+    /// # Errors
+    /// As `hot_swap`.
+    pub async fn hot_swap_remote<T: crate::task::RemoteTaskFn>(
+        &self,
+        task_fn: T,
+        args: T::Args,
+        timeout: Duration,
+    ) -> Result<(), HotSwapError> {
+        match &self.repr {
+            Repr::Remote(remote) => {
+                let args = crate::message::encode(&args).map_err(|_| HotSwapError::Unreachable)?;
+                remote.hot_swap(T::NAME, args, timeout).await
+            }
+            _ => {
+                self.hot_swap_factory(T::NAME, factory(task_fn, args), timeout)
+                    .await
+            }
+        }
+    }
+
+    /// A hot swap to the `#[task(remote)]` function registered as `function`, with
+    /// encoded arguments (a request from another node).
+    pub(crate) async fn hot_swap_named(
+        &self,
+        function: &str,
+        args: &[u8],
+        timeout: Duration,
+    ) -> Result<(), HotSwapError> {
+        let entry = crate::task::task_fn::remote_entry(function).map_err(|error| {
+            tracing::warn!(%error, "hot swap to an unknown function refused");
+            HotSwapError::Refused
+        })?;
+        let made = (entry.factory)(args).map_err(|error| {
+            tracing::warn!(%error, "hot swap with bad arguments refused");
+            HotSwapError::Refused
+        })?;
+        self.hot_swap_factory(entry.name, made, timeout).await
     }
 
     async fn hot_swap_factory(
@@ -288,7 +340,7 @@ impl TaskRef {
         let core = match &self.repr {
             Repr::Local(core) => core,
             Repr::Detached(d) if d.ended => return Err(HotSwapError::Ended),
-            Repr::Detached(_) => return Err(HotSwapError::Unreachable),
+            Repr::Detached(_) | Repr::Remote(_) => return Err(HotSwapError::Unreachable),
         };
         let shared = Arc::new(SwapShared {
             name,

@@ -51,8 +51,10 @@ impl TaskRef {
     /// # });
     /// ```
     pub async fn finish(&self) -> Exit {
-        let Repr::Local(core) = &self.repr else {
-            return Exit::NotFound;
+        let core = match &self.repr {
+            Repr::Local(core) => core,
+            Repr::Detached(_) => return Exit::NotFound,
+            Repr::Remote(remote) => return remote.finish().await,
         };
         loop {
             if let Some(exit) = core.exit() {
@@ -80,8 +82,10 @@ impl TaskRef {
     /// Blocks the calling thread until the task ends and tells how (pycos's `value`).
     /// Call it from a plain thread, never from a task: that would block a worker.
     pub fn value(&self) -> Exit {
-        let Repr::Local(core) = &self.repr else {
-            return Exit::NotFound;
+        let core = match &self.repr {
+            Repr::Local(core) => core,
+            Repr::Detached(_) => return Exit::NotFound,
+            Repr::Remote(remote) => return futures_lite::future::block_on(remote.finish()),
         };
         loop {
             if let Some(exit) = core.exit() {
@@ -98,8 +102,18 @@ impl TaskRef {
     /// [`value`](Self::value), giving up after `timeout` (real time): `None` if the task
     /// was still running then.
     pub fn value_timeout(&self, timeout: Duration) -> Option<Exit> {
-        let Repr::Local(core) = &self.repr else {
-            return Some(Exit::NotFound);
+        let core = match &self.repr {
+            Repr::Local(core) => core,
+            Repr::Detached(_) => return Some(Exit::NotFound),
+            Repr::Remote(remote) => {
+                return futures_lite::future::block_on(futures_lite::future::or(
+                    async { Some(remote.finish().await) },
+                    async {
+                        async_io::Timer::after(timeout).await;
+                        None
+                    },
+                ));
+            }
         };
         let deadline = std::time::Instant::now() + timeout;
         loop {
@@ -127,6 +141,9 @@ impl TaskRef {
                 true
             }
             Repr::Detached(_) => false,
+            Repr::Remote(remote) => remote
+                .push(crate::net::frame::Frame::Terminate { target: remote.id })
+                .is_ok(),
         }
     }
 

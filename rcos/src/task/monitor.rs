@@ -57,6 +57,12 @@ impl TaskRef {
         let exit = match &target.repr {
             Repr::Local(core) => add_monitor(core, self),
             Repr::Detached(_) => Some(Exit::NotFound),
+            Repr::Remote(remote) => {
+                // The status comes from the target's node, or, if that node is lost,
+                // from this one.
+                remote.monitor(self, target);
+                None
+            }
         };
         if let Some(exit) = exit {
             let _ = self.send_system(MonitorStatus {
@@ -67,10 +73,27 @@ impl TaskRef {
         Ok(())
     }
 
+    /// Makes this (remote) task a monitor of the local task `target`, on a request
+    /// from its node.
+    pub(crate) fn monitor_from_remote(&self, target: &TaskRef) -> Result<(), MonitorError> {
+        let Repr::Local(core) = &target.repr else {
+            return Err(MonitorError::NotLocal);
+        };
+        if let Some(exit) = add_monitor(core, self) {
+            let _ = self.send_system(MonitorStatus {
+                task: target.clone(),
+                exit,
+            });
+        }
+        Ok(())
+    }
+
     /// Stops this task monitoring `target`; returns whether it was.
     pub fn unmonitor(&self, target: &TaskRef) -> bool {
-        let Repr::Local(core) = &target.repr else {
-            return false;
+        let core = match &target.repr {
+            Repr::Local(core) => core,
+            Repr::Remote(remote) => return remote.unmonitor(self),
+            Repr::Detached(_) => return false,
         };
         let mut st = core.state.lock();
         match st.extra.as_mut() {

@@ -9,6 +9,7 @@ use super::core::{Pushed, TaskCore};
 use super::taskref::Repr;
 use crate::error::{CallError, SendError, SendErrorKind};
 use crate::message::{Envelope, Message, ReplySlot, ReplyTo, Request};
+use crate::net::frame::WireMsg;
 
 impl TaskRef {
     /// Queues a message for the task. Never blocks; messages from one sender to one task
@@ -36,6 +37,10 @@ impl TaskRef {
                 push_local(core, Envelope::new(msg)).map_err(|e| e.map(take_back::<M>))
             }
             Repr::Detached(_) => Err(SendError::new(msg, self.unreachable_kind())),
+            Repr::Remote(r) => match r.send_msg(WireMsg::of(&msg)) {
+                Ok(()) => Ok(()),
+                Err(kind) => Err(SendError::new(msg, kind)),
+            },
         }
     }
 
@@ -51,7 +56,9 @@ impl TaskRef {
             Repr::Local(core) => {
                 push_local(core, Envelope::new_local(value)).map_err(|e| e.map(take_back_any::<T>))
             }
-            Repr::Detached(_) => Err(SendError::new(value, SendErrorKind::Unreachable)),
+            Repr::Detached(_) | Repr::Remote(_) => {
+                Err(SendError::new(value, SendErrorKind::Unreachable))
+            }
         }
     }
 
@@ -64,6 +71,10 @@ impl TaskRef {
         match &self.repr {
             Repr::Local(core) => push_local(core, env),
             Repr::Detached(_) => Err(SendError::new(env, self.unreachable_kind())),
+            Repr::Remote(r) => match r.send_msg(WireMsg::of_envelope(&env)) {
+                Ok(()) => Ok(()),
+                Err(kind) => Err(SendError::new(env, kind)),
+            },
         }
     }
 
@@ -74,6 +85,10 @@ impl TaskRef {
                 push_local(core, Envelope::system(msg)).map_err(|e| e.map(take_back::<M>))
             }
             Repr::Detached(_) => Err(SendError::new(msg, self.unreachable_kind())),
+            Repr::Remote(r) => match r.send_msg(WireMsg::of(&msg)) {
+                Ok(()) => Ok(()),
+                Err(kind) => Err(SendError::new(msg, kind)),
+            },
         }
     }
 
@@ -94,8 +109,22 @@ impl TaskRef {
     /// the timeout ([`SendErrorKind::Timeout`]) or is full with [`Overflow::Fail`], or
     /// the task cannot be reached.
     pub async fn deliver<M: Message>(&self, msg: M, timeout: Duration) -> Result<(), SendError<M>> {
-        let Repr::Local(core) = &self.repr else {
-            return Err(SendError::new(msg, self.unreachable_kind()));
+        let core = match &self.repr {
+            Repr::Local(core) => core,
+            Repr::Detached(_) => return Err(SendError::new(msg, self.unreachable_kind())),
+            Repr::Remote(r) => {
+                let wire = match WireMsg::of(&msg) {
+                    Ok(wire) => wire,
+                    Err(error) => {
+                        tracing::warn!(%error, "message not encoded for another node");
+                        return Err(SendError::new(msg, SendErrorKind::Unreachable));
+                    }
+                };
+                return r
+                    .deliver(wire, timeout)
+                    .await
+                    .map_err(|kind| SendError::new(msg, kind));
+            }
         };
         let waits = core
             .state
@@ -155,11 +184,14 @@ impl TaskRef {
         request: M,
         timeout: Duration,
     ) -> Result<R, CallError> {
-        let clock = match &self.repr {
-            Repr::Local(core) => core.rt.clock.clone(),
-            Repr::Detached(_) => crate::time::current_clock(),
+        let (clock, home) = match &self.repr {
+            Repr::Local(core) => (core.rt.clock.clone(), Some(Arc::downgrade(&core.rt))),
+            Repr::Detached(_) => (crate::time::current_clock(), None),
+            Repr::Remote(r) => match r.via.upgrade() {
+                Some(via) => (via.clock.clone(), Some(r.via.clone())),
+                None => (crate::time::current_clock(), None),
+            },
         };
-        let home = self.core().map(|c| Arc::downgrade(&c.rt));
         let slot = Arc::new(ReplySlot::new(home));
         let _caller_gone = CloseOnDrop(&slot);
         let request = Request::new(request, ReplyTo::local(slot.clone()));

@@ -53,6 +53,7 @@ pub trait RemoteTaskFn: TaskFn<Args: Message, Output: Message> + Default {}
 pub struct RemoteTaskEntry {
     pub(crate) name: &'static str,
     pub(crate) spawn: fn(&Handle, &[u8]) -> Result<TaskRef, String>,
+    pub(crate) factory: fn(&[u8]) -> Result<super::hotswap::Factory, String>,
 }
 
 impl RemoteTaskEntry {
@@ -61,6 +62,7 @@ impl RemoteTaskEntry {
         RemoteTaskEntry {
             name: T::NAME,
             spawn: spawn_encoded::<T>,
+            factory: factory_encoded::<T>,
         }
     }
 }
@@ -79,6 +81,29 @@ fn spawn_encoded<T: RemoteTaskFn>(handle: &Handle, args: &[u8]) -> Result<TaskRe
     let args: T::Args = crate::message::decode(args)
         .map_err(|e| format!("arguments of task `{}` do not decode: {e}", T::NAME))?;
     Ok(Builder::new().spawn_fn_on(handle, T::default(), args))
+}
+
+fn factory_encoded<T: RemoteTaskFn>(args: &[u8]) -> Result<super::hotswap::Factory, String> {
+    let args: T::Args = crate::message::decode(args)
+        .map_err(|e| format!("arguments of task `{}` do not decode: {e}", T::NAME))?;
+    Ok(super::hotswap::factory(T::default(), args))
+}
+
+/// The `#[task(remote)]` function registered as `name`.
+pub(crate) fn remote_entry(
+    name: &str,
+) -> Result<&'static RemoteTaskEntry, crate::error::SpawnError> {
+    use crate::error::SpawnError;
+    let mut found = inventory::iter::<RemoteTaskEntry>
+        .into_iter()
+        .filter(|e| e.name == name);
+    let entry = found
+        .next()
+        .ok_or_else(|| SpawnError::UnknownTask(name.to_string()))?;
+    if found.next().is_some() {
+        return Err(SpawnError::Ambiguous(name.to_string()));
+    }
+    Ok(entry)
 }
 
 /// The names of every `#[task(remote)]` function compiled into this program.

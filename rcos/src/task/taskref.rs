@@ -31,6 +31,8 @@ pub(super) enum Repr {
     /// A reference that does not resolve here: a task that ended before the reference
     /// was deserialized, or a task on a runtime this one cannot reach.
     Detached(Arc<Detached>),
+    /// A task on another node, reached through this runtime's node.
+    Remote(Arc<crate::net::RemoteTask>),
 }
 
 pub(crate) struct Detached {
@@ -77,10 +79,16 @@ impl TaskRef {
         }
     }
 
+    pub(crate) fn remote(task: crate::net::RemoteTask) -> TaskRef {
+        TaskRef {
+            repr: Repr::Remote(Arc::new(task)),
+        }
+    }
+
     pub(crate) fn core(&self) -> Option<&Arc<TaskCore>> {
         match &self.repr {
             Repr::Local(core) => Some(core),
-            Repr::Detached(_) => None,
+            _ => None,
         }
     }
 
@@ -88,6 +96,16 @@ impl TaskRef {
         match &self.repr {
             Repr::Local(core) => &core.rt.node,
             Repr::Detached(d) => &d.node,
+            Repr::Remote(r) => &r.node,
+        }
+    }
+
+    /// Where the task's node listens, if it is a node (for a remote task, always).
+    pub fn location(&self) -> Option<crate::net::Location> {
+        match &self.repr {
+            Repr::Local(core) => core.rt.net.get().map(|n| n.location()),
+            Repr::Detached(_) => None,
+            Repr::Remote(r) => r.location,
         }
     }
 
@@ -102,6 +120,7 @@ impl TaskRef {
         match &self.repr {
             Repr::Local(core) => TaskId(core.id),
             Repr::Detached(d) => TaskId(d.id),
+            Repr::Remote(r) => TaskId(r.id),
         }
     }
 
@@ -110,6 +129,7 @@ impl TaskRef {
         match &self.repr {
             Repr::Local(core) => core.state.lock().name.clone(),
             Repr::Detached(d) => Cow::Owned(d.name.clone()),
+            Repr::Remote(r) => Cow::Owned(r.name.clone()),
         }
     }
 
@@ -125,12 +145,13 @@ impl TaskRef {
         self.core().is_some()
     }
 
-    /// Whether the task is still running (a task in another program counts as running
-    /// while its node is reachable; a detached reference never does).
+    /// Whether the task is still running (a task on another node counts as running
+    /// while its node is connected; a detached reference never does).
     pub fn is_alive(&self) -> bool {
         match &self.repr {
             Repr::Local(core) => core.state.lock().exit.is_none(),
             Repr::Detached(_) => false,
+            Repr::Remote(r) => r.is_alive(),
         }
     }
 }
@@ -155,7 +176,14 @@ impl Hash for TaskRef {
 
 impl fmt::Display for TaskRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}@{}", self.name(), self.id(), self.node())
+        let place = match &self.repr {
+            Repr::Local(core) => core.rt.place(),
+            Repr::Detached(d) => d.node.to_string(),
+            Repr::Remote(r) => r
+                .location
+                .map_or_else(|| r.node.to_string(), |l| l.to_string()),
+        };
+        write!(f, "{}/{}@{}", self.name(), self.id(), place)
     }
 }
 

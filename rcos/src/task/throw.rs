@@ -92,8 +92,18 @@ impl TaskRef {
     where
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let Repr::Local(core) = &self.repr else {
-            return false;
+        let core = match &self.repr {
+            Repr::Local(core) => core,
+            Repr::Detached(_) => return false,
+            Repr::Remote(remote) => {
+                let message = error.into().to_string();
+                return remote
+                    .push(crate::net::frame::Frame::Throw {
+                        target: remote.id,
+                        message,
+                    })
+                    .is_ok();
+            }
         };
         let waker = {
             let mut st = core.state.lock();

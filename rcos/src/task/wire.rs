@@ -20,6 +20,9 @@ struct WireTaskRef {
     incarnation: u64,
     id: u64,
     name: String,
+    /// Where the task's node listens, if it is a node.
+    #[serde(default)]
+    location: Option<String>,
 }
 
 impl Serialize for TaskRef {
@@ -34,6 +37,7 @@ impl Serialize for TaskRef {
             incarnation: node.incarnation,
             id: self.id().0,
             name: self.name().into_owned(),
+            location: self.location().map(|l| l.to_string()),
         }
         .serialize(serializer)
     }
@@ -57,15 +61,22 @@ impl<'de> Deserialize<'de> for TaskRef {
                 ));
             }
         }
-        Ok(TaskRef::detached(
-            NodeId {
-                name: Arc::from(wire.node),
-                incarnation: wire.incarnation,
-            },
-            wire.id,
-            wire.name,
-            false,
-        ))
+        let node = NodeId {
+            name: Arc::from(wire.node),
+            incarnation: wire.incarnation,
+        };
+        // On a node, a task of another node is reachable through it.
+        if let Some(shared) = context::current_shared().filter(|s| s.net.get().is_some()) {
+            let location = wire.location.as_deref().and_then(|l| l.parse().ok());
+            return Ok(TaskRef::remote(crate::net::RemoteTask {
+                node,
+                location,
+                id: wire.id,
+                name: wire.name,
+                via: Arc::downgrade(&shared),
+            }));
+        }
+        Ok(TaskRef::detached(node, wire.id, wire.name, false))
     }
 }
 

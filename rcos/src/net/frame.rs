@@ -1,0 +1,185 @@
+//! The frames of the wire protocol after authentication.
+//!
+//! Every field has a fixed type; a message's payload is an opaque byte string named by
+//! its wire name, decoded only when the receiving task downcasts it to that type.
+
+use serde::{Deserialize, Serialize};
+
+use crate::TaskRef;
+use crate::channel::{Channel, Subscriber};
+use crate::message::{Envelope, Message};
+use crate::task::Exit;
+
+/// A message in transit: its wire name and its CBOR encoding.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct WireMsg {
+    pub(crate) name: String,
+    #[serde(with = "serde_bytes")]
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl WireMsg {
+    pub(crate) fn of<M: Message>(msg: &M) -> Result<WireMsg, String> {
+        Ok(WireMsg {
+            name: M::wire_name().into_owned(),
+            bytes: crate::message::encode(msg).map_err(|e| e.to_string())?,
+        })
+    }
+
+    /// The wire form of an envelope, if it has one (local-only values do not).
+    pub(crate) fn of_envelope(env: &Envelope) -> Result<WireMsg, String> {
+        match env.encode() {
+            Some(Ok(enc)) => Ok(WireMsg {
+                name: enc.name,
+                bytes: enc.bytes,
+            }),
+            Some(Err(e)) => Err(e),
+            None => Err(format!(
+                "a local-only {} cannot be sent to another node",
+                env.type_name()
+            )),
+        }
+    }
+
+    pub(crate) fn into_envelope(self) -> Envelope {
+        Envelope::from_encoded(self.name, self.bytes, tracing::Span::none())
+    }
+}
+
+/// What a request's answer says.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Answer {
+    /// Done (a delivery, a subscription, a hot swap).
+    Done,
+    /// A number (tasks reached by a channel delivery).
+    Count(u64),
+    Task(TaskRef),
+    Channel(Channel),
+    Exit(Exit),
+    NotFound,
+    /// The operation failed for this reason.
+    Failed(String),
+    /// A send was refused (the task ended, or its mailbox was full): the kind.
+    SendFailed(u8),
+    /// A hot swap failed: the error.
+    SwapFailed(u8),
+}
+
+/// One frame.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Frame {
+    Ping(u64),
+    Pong(u64),
+    /// A message for task `to`.
+    Send {
+        to: u64,
+        msg: WireMsg,
+    },
+    /// A message for task `to`, answered once it is in the mailbox.
+    Deliver {
+        req: u64,
+        to: u64,
+        msg: WireMsg,
+    },
+    /// The reply to a `call`, for the reply slot `id` of the receiving node.
+    Reply {
+        id: u64,
+        msg: WireMsg,
+    },
+    /// Makes `monitor` (a task of the sender) a monitor of task `target`.
+    Monitor {
+        target: u64,
+        monitor: TaskRef,
+    },
+    Unmonitor {
+        target: u64,
+        monitor: TaskRef,
+    },
+    Terminate {
+        target: u64,
+    },
+    Throw {
+        target: u64,
+        message: String,
+    },
+    HotSwap {
+        req: u64,
+        target: u64,
+        function: String,
+        #[serde(with = "serde_bytes")]
+        args: Vec<u8>,
+        timeout_ms: u64,
+    },
+    Finish {
+        req: u64,
+        target: u64,
+    },
+    /// Finds a task (or, with `channel`, a channel) registered under `name`.
+    Locate {
+        req: u64,
+        name: String,
+        channel: bool,
+    },
+    Spawn {
+        req: u64,
+        function: String,
+        #[serde(with = "serde_bytes")]
+        args: Vec<u8>,
+    },
+    ChannelSend {
+        channel: String,
+        msg: WireMsg,
+    },
+    ChannelDeliver {
+        req: u64,
+        channel: String,
+        msg: WireMsg,
+        n: u64,
+        timeout_ms: u64,
+    },
+    Subscribe {
+        req: u64,
+        channel: String,
+        subscriber: Subscriber,
+    },
+    Unsubscribe {
+        req: u64,
+        channel: String,
+        subscriber: Subscriber,
+    },
+    /// The answer to request `req`.
+    Answer {
+        req: u64,
+        answer: Answer,
+    },
+    /// The sender is closing the connection on purpose.
+    Goodbye,
+}
+
+impl Serialize for Subscriber {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        enum Wire<'a> {
+            Task(&'a TaskRef),
+            Channel(&'a Channel),
+        }
+        match self {
+            Subscriber::Task(t) => Wire::Task(t).serialize(serializer),
+            Subscriber::Channel(c) => Wire::Channel(c).serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Subscriber {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        enum Wire {
+            Task(TaskRef),
+            Channel(Channel),
+        }
+        Ok(match Wire::deserialize(deserializer)? {
+            Wire::Task(t) => Subscriber::Task(t),
+            Wire::Channel(c) => Subscriber::Channel(c),
+        })
+    }
+}

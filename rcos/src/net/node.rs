@@ -1,0 +1,1066 @@
+//! A node: the listener, the peers, the requests waiting for answers, and the handling
+//! of every frame that arrives.
+
+use std::collections::{HashMap, HashSet};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use async_io::Async;
+use event_listener::Event;
+
+use super::codec::WireError;
+use super::config::NodeConfig;
+use super::frame::{Answer, Frame, WireMsg};
+use super::handshake::{self, AuthKey, Identity, Session};
+use super::peer::{self, Peer};
+use super::{Location, NetError, PeerStatus};
+use crate::TaskRef;
+use crate::channel::Channel;
+use crate::runtime::Shared;
+use crate::task::{Exit, MonitorStatus};
+use crate::time::Clock;
+use crate::util::{Mutex, Slot, SlotFiller};
+
+pub(crate) struct Node {
+    shared: Weak<Shared>,
+    config: NodeConfig,
+    me: Identity,
+    key: AuthKey,
+    location: Location,
+    clock: Clock,
+    start: Instant,
+    state: Mutex<NodeState>,
+    /// Notified when a peer connects or is lost.
+    changed: Event,
+    pending: Mutex<HashMap<u64, SlotFiller<Answer>>>,
+    next_req: AtomicU64,
+    preauth: AtomicUsize,
+}
+
+#[derive(Default)]
+struct NodeState {
+    /// Connected peers (and peers in their grace period), by incarnation.
+    peers: HashMap<u64, Arc<Peer>>,
+    by_location: HashMap<Location, u64>,
+    /// Peers to keep connected to (added with `peer`).
+    wanted: HashSet<Location>,
+    /// Dials under way: callers wait on the same one.
+    dialing: HashMap<Location, Arc<Slot<Result<u64, String>>>>,
+    /// Frames for nodes being connected to, with the incarnation they are meant for,
+    /// in the order they were sent.
+    waiting: HashMap<Location, Vec<(u64, Frame)>>,
+    status: Vec<TaskRef>,
+    stopped: bool,
+}
+
+impl Node {
+    /// Binds the listener and starts accepting; called while the runtime is built.
+    pub(crate) fn start(shared: &Arc<Shared>, config: NodeConfig) -> std::io::Result<Arc<Node>> {
+        let secret = config.resolve_secret()?;
+        let listener = TcpListener::bind(config.bind)?;
+        let location = Location(listener.local_addr()?);
+        let listener = Async::new(listener)?;
+        let me = Identity {
+            name: config
+                .name
+                .clone()
+                .unwrap_or_else(|| shared.node.name.to_string()),
+            incarnation: shared.node.incarnation,
+            listen: Some(location.0),
+        };
+        let node = Arc::new(Node {
+            shared: Arc::downgrade(shared),
+            key: AuthKey::derive(&secret),
+            me,
+            location,
+            clock: shared.clock.clone(),
+            start: Instant::now(),
+            state: Mutex::new(NodeState::default()),
+            changed: Event::new(),
+            pending: Mutex::new(HashMap::new()),
+            next_req: AtomicU64::new(1),
+            preauth: AtomicUsize::new(0),
+            config,
+        });
+        let handle = crate::Handle {
+            shared: shared.clone(),
+        };
+        let accepting = node.clone();
+        crate::task::Builder::new()
+            .name("rcos-net-listener")
+            .daemon(true)
+            .spawn_on(&handle, move |_| async move {
+                accepting.accept_loop(listener).await
+            });
+        let watching = node.clone();
+        crate::task::Builder::new()
+            .name("rcos-net-heartbeat")
+            .daemon(true)
+            .spawn_on(&handle, move |_| async move { watching.watch_loop().await });
+        tracing::info!(node = %node.me.name, %location, "node listening");
+        Ok(node)
+    }
+
+    pub(crate) fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub(crate) fn location(&self) -> Location {
+        self.location
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn handle_rt(&self) -> Option<crate::Handle> {
+        self.shared.upgrade().map(|shared| crate::Handle { shared })
+    }
+
+    /// Spawns a system task on the node's runtime.
+    pub(crate) fn spawn_system<F, Fut>(&self, name: &'static str, f: F)
+    where
+        F: FnOnce(TaskRef) -> Fut,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        if let Some(handle) = self.handle_rt() {
+            crate::task::Builder::new()
+                .name(name)
+                .daemon(true)
+                .spawn_on(&handle, f);
+        }
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: Async<TcpListener>) {
+        loop {
+            let (stream, from) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    crate::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            if self.preauth.fetch_add(1, Ordering::AcqRel) >= self.config.max_preauth {
+                self.preauth.fetch_sub(1, Ordering::AcqRel);
+                tracing::warn!(%from, "too many unauthenticated connections: refused");
+                continue;
+            }
+            let node = self.clone();
+            self.spawn_system("rcos-net-accept", move |_| async move {
+                let mut stream = stream;
+                let timeout = node.config.handshake_timeout;
+                let result = node
+                    .clock
+                    .timeout(
+                        timeout,
+                        handshake::server(&mut stream, &node.me, &node.key, true),
+                    )
+                    .await;
+                node.preauth.fetch_sub(1, Ordering::AcqRel);
+                match result {
+                    Ok(Ok(session)) => {
+                        let closer = shutdown_of(&stream);
+                        node.attach(session, stream, closer, false);
+                    }
+                    Ok(Err(error)) => log_refusal(from, &error),
+                    Err(_) => log_refusal(from, &WireError::Timeout),
+                }
+            });
+        }
+    }
+
+    /// Connects to `location` (or waits for a connection under way) and returns the
+    /// peer's incarnation. With `keep`, the node reconnects whenever it is lost.
+    pub(crate) async fn connect(
+        self: &Arc<Self>,
+        location: Location,
+        keep: bool,
+    ) -> Result<u64, NetError> {
+        if location == self.location {
+            return Err(NetError::Wire(WireError::Protocol(
+                "a node cannot connect to itself".into(),
+            )));
+        }
+        let (slot, dial) = {
+            let mut st = self.state.lock();
+            if keep {
+                st.wanted.insert(location);
+            }
+            if let Some(inc) = st.by_location.get(&location) {
+                if st.peers.get(inc).is_some_and(|p| p.is_connected()) {
+                    return Ok(*inc);
+                }
+            }
+            match st.dialing.get(&location) {
+                Some(slot) => (slot.clone(), false),
+                None => {
+                    let slot = Arc::new(Slot::new());
+                    st.dialing.insert(location, slot.clone());
+                    (slot, true)
+                }
+            }
+        };
+        if dial {
+            let result = self.dial(location).await;
+            self.state.lock().dialing.remove(&location);
+            let _ = slot.fill(result.as_ref().map(|inc| *inc).map_err(|e| e.to_string()));
+            return result;
+        }
+        match slot.wait().await {
+            Some(Ok(inc)) => Ok(inc),
+            Some(Err(e)) => Err(NetError::Wire(WireError::Protocol(e))),
+            None => Err(NetError::NotConnected(location)),
+        }
+    }
+
+    async fn dial(self: &Arc<Self>, location: Location) -> Result<u64, NetError> {
+        let timeout = self.config.handshake_timeout;
+        let attempt = async {
+            let mut stream = Async::<std::net::TcpStream>::connect(location.0)
+                .await
+                .map_err(WireError::from)?;
+            let session = handshake::client(&mut stream, &self.me, &self.key, true).await?;
+            Ok::<_, WireError>((stream, session))
+        };
+        match self.clock.timeout(timeout, attempt).await {
+            Ok(Ok((stream, session))) => {
+                let inc = session.peer.incarnation;
+                let closer = shutdown_of(&stream);
+                self.attach(session, stream, closer, true);
+                Ok(inc)
+            }
+            Ok(Err(error)) => {
+                tracing::debug!(%location, %error, "connection failed");
+                Err(NetError::Wire(error))
+            }
+            Err(_) => Err(NetError::Timeout),
+        }
+    }
+
+    /// Takes an authenticated connection into service.
+    fn attach<S>(self: &Arc<Self>, session: Session, stream: S, closer: Closer, dialed: bool)
+    where
+        S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
+    {
+        let identity = session.peer.clone();
+        let inc = identity.incarnation;
+        let minor = session.minor;
+        let (peer, epoch, fresh) = {
+            let mut st = self.state.lock();
+            if st.stopped {
+                closer();
+                return;
+            }
+            if let Some(existing) = st.peers.get(&inc).cloned() {
+                if existing.is_connected() {
+                    // Both dialed at once: keep the connection dialed by the node with
+                    // the lower incarnation; both sides decide the same.
+                    let dialer = if dialed { self.me.incarnation } else { inc };
+                    let keep_new = dialer == self.me.incarnation.min(inc);
+                    if !keep_new {
+                        drop(st);
+                        tracing::debug!(peer = %identity.name, "duplicate connection closed");
+                        closer();
+                        return;
+                    }
+                }
+                let epoch = existing.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+                existing.replace_closer(closer);
+                existing.connected.store(true, Ordering::Release);
+                (existing, epoch, false)
+            } else {
+                let peer = Arc::new(Peer::new(identity.clone(), self.config.outbound_limit));
+                peer.replace_closer(closer);
+                peer.connected.store(true, Ordering::Release);
+                if let Some(location) = peer.location {
+                    st.by_location.insert(location, inc);
+                }
+                st.peers.insert(inc, peer.clone());
+                (peer, 0, true)
+            }
+        };
+        self.release_waiting(&peer);
+        peer.last_heard.store(self.now_ms(), Ordering::Release);
+        peer.poke();
+        let node = self.clone();
+        let running = peer.clone();
+        self.spawn_system("rcos-net-writer", move |_| async move {
+            peer::run_connection(node, running, stream, session, epoch).await;
+        });
+        if fresh {
+            tracing::info!(peer = %identity.name, location = ?peer.location, protocol = %format_args!("{}.{minor}", super::codec::PROTOCOL_MAJOR), "peer online");
+            self.announce(&peer, true);
+        }
+        crate::util::notify(&self.changed, usize::MAX);
+    }
+
+    /// Queues the frames that waited for this peer's connection, ahead of anything else.
+    fn release_waiting(&self, peer: &Arc<Peer>) {
+        let Some(location) = peer.location else {
+            return;
+        };
+        let waiting = self
+            .state
+            .lock()
+            .waiting
+            .remove(&location)
+            .unwrap_or_default();
+        let inc = peer.identity.incarnation;
+        let mut stale = 0;
+        for (meant_for, frame) in waiting {
+            if meant_for == inc {
+                let _ = peer.push(&frame);
+            } else {
+                stale += 1;
+            }
+        }
+        if stale > 0 {
+            tracing::warn!(peer = %peer.identity.name, stale, "frames for an earlier incarnation of a node dropped");
+        }
+    }
+
+    /// Sends a frame to the node with incarnation `inc`: queued on its connection, or,
+    /// while it is being connected to at `location`, kept until it is.
+    pub(crate) fn send_to(
+        self: &Arc<Self>,
+        inc: u64,
+        location: Option<Location>,
+        frame: Frame,
+    ) -> Result<(), crate::SendErrorKind> {
+        let dial = {
+            let mut st = self.state.lock();
+            if let Some(peer) = st.peers.get(&inc) {
+                // Connected, or briefly disconnected: the next connection sends it.
+                return peer.push(&frame);
+            }
+            let Some(location) = location else {
+                return Err(crate::SendErrorKind::Unreachable);
+            };
+            if st.stopped {
+                return Err(crate::SendErrorKind::Unreachable);
+            }
+            if st
+                .by_location
+                .get(&location)
+                .is_some_and(|known| *known != inc)
+            {
+                // Another incarnation answers there now: this one has gone.
+                return Err(crate::SendErrorKind::Ended);
+            }
+            let waiting = st.waiting.entry(location).or_default();
+            if waiting.len() >= 65_536 {
+                return Err(crate::SendErrorKind::Full);
+            }
+            waiting.push((inc, frame));
+            (!st.dialing.contains_key(&location)).then_some(location)
+        };
+        if let Some(location) = dial {
+            let node = self.clone();
+            self.spawn_system("rcos-net-dial", move |_| async move {
+                if node.connect(location, false).await.is_err() {
+                    let dropped = node.state.lock().waiting.remove(&location).map_or(0, |w| w.len());
+                    if dropped > 0 {
+                        tracing::warn!(%location, dropped, "node unreachable: messages to it dropped");
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// A connection ended (the first of its reader and writer to notice calls this).
+    pub(crate) fn connection_ended(
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
+        epoch: u64,
+        error: &WireError,
+    ) {
+        if peer
+            .epoch
+            .compare_exchange(epoch, epoch + 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return; // a newer connection took over, or the other half got here first
+        }
+        peer.connected.store(false, Ordering::Release);
+        peer.close_connection();
+        peer.poke();
+        let stopped = self.state.lock().stopped;
+        if stopped {
+            return;
+        }
+        match error {
+            WireError::Closed => tracing::info!(peer = %peer.identity.name, "connection closed"),
+            error => tracing::warn!(peer = %peer.identity.name, %error, "connection lost"),
+        }
+        // Try to get it back at once: a peer that is gone refuses, and is declared lost
+        // without waiting; one that answers keeps its session state.
+        let node = self.clone();
+        let peer = peer.clone();
+        self.spawn_system("rcos-net-recover", move |_| async move {
+            let back = match peer.location {
+                Some(location) => {
+                    let grace = node.config.reconnect_grace;
+                    matches!(node.clock.timeout(grace, node.connect(location, false)).await, Ok(Ok(inc)) if inc == peer.identity.incarnation)
+                }
+                None => false,
+            };
+            if !back {
+                node.lose(&peer, "did not come back");
+            }
+        });
+    }
+
+    /// Declares a peer lost: monitors of its tasks and requests to it learn of it.
+    pub(crate) fn lose(self: &Arc<Self>, peer: &Arc<Peer>, why: &str) {
+        let inc = peer.identity.incarnation;
+        let wanted = {
+            let mut st = self.state.lock();
+            if !st.peers.get(&inc).is_some_and(|p| Arc::ptr_eq(p, peer)) {
+                return;
+            }
+            if peer.is_connected() {
+                return; // it came back meanwhile
+            }
+            st.peers.remove(&inc);
+            if let Some(location) = peer.location {
+                if st.by_location.get(&location) == Some(&inc) {
+                    st.by_location.remove(&location);
+                }
+            }
+            peer.location
+                .filter(|l| st.wanted.contains(l) && !st.stopped)
+        };
+        tracing::warn!(peer = %peer.identity.name, why, "peer lost");
+        peer.close_outbound();
+        let requests = std::mem::take(&mut *peer.requests.lock());
+        {
+            let mut pending = self.pending.lock();
+            for req in requests {
+                // Dropping the filler closes the slot: the requester learns it is lost.
+                drop(pending.remove(&req));
+            }
+        }
+        let watched = std::mem::take(&mut *peer.watched.lock());
+        for (monitor, target) in watched {
+            let _ = monitor.send_system(MonitorStatus {
+                task: target,
+                exit: Exit::NodeLost,
+            });
+        }
+        self.announce(peer, false);
+        crate::util::notify(&self.changed, usize::MAX);
+        if let Some(location) = wanted {
+            let node = self.clone();
+            self.spawn_system("rcos-net-redial", move |_| async move {
+                node.redial(location).await
+            });
+        }
+    }
+
+    /// Keeps trying to reconnect to a wanted peer, backing off up to 5 s.
+    async fn redial(self: Arc<Self>, location: Location) {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            {
+                let st = self.state.lock();
+                if st.stopped || !st.wanted.contains(&location) {
+                    return;
+                }
+            }
+            if self.connect(location, false).await.is_ok() {
+                return;
+            }
+            crate::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Declares silent peers down: nothing heard for `misses` heartbeat intervals.
+    async fn watch_loop(self: Arc<Self>) {
+        let interval = self.config.heartbeat_interval;
+        let limit = peer::silence_limit(interval, self.config.heartbeat_misses).as_millis() as u64;
+        loop {
+            crate::time::sleep(interval / 2).await;
+            let now = self.now_ms();
+            let silent: Vec<Arc<Peer>> = self
+                .state
+                .lock()
+                .peers
+                .values()
+                .filter(|p| {
+                    p.is_connected()
+                        && now.saturating_sub(p.last_heard.load(Ordering::Acquire)) > limit
+                })
+                .cloned()
+                .collect();
+            for peer in silent {
+                tracing::warn!(peer = %peer.identity.name, "no heartbeat: peer down");
+                let epoch = peer.epoch.load(Ordering::Acquire);
+                // Down by heartbeat: lost at once, no grace (its session is not reused).
+                if peer
+                    .epoch
+                    .compare_exchange(epoch, epoch + 1, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    peer.connected.store(false, Ordering::Release);
+                    peer.close_connection();
+                    peer.poke();
+                    self.lose(&peer, "heartbeats missed");
+                }
+            }
+        }
+    }
+
+    fn announce(&self, peer: &Peer, online: bool) {
+        let Some(location) = peer.location else {
+            return;
+        };
+        let status = PeerStatus {
+            location,
+            name: peer.identity.name.clone(),
+            online,
+        };
+        let mut st = self.state.lock();
+        st.status
+            .retain(|task| task.send_system(status.clone()).is_ok());
+    }
+
+    pub(crate) fn subscribe_status(&self, task: TaskRef) {
+        let mut st = self.state.lock();
+        for peer in st.peers.values().filter(|p| p.is_connected()) {
+            if let Some(location) = peer.location {
+                let _ = task.send_system(PeerStatus {
+                    location,
+                    name: peer.identity.name.clone(),
+                    online: true,
+                });
+            }
+        }
+        if !st.status.contains(&task) {
+            st.status.push(task);
+        }
+    }
+
+    pub(crate) fn peers(&self) -> Vec<Location> {
+        let st = self.state.lock();
+        let mut peers: Vec<Location> = st
+            .peers
+            .values()
+            .filter(|p| p.is_connected())
+            .filter_map(|p| p.location)
+            .collect();
+        peers.sort();
+        peers
+    }
+
+    fn connected_peers(&self) -> Vec<Arc<Peer>> {
+        self.state
+            .lock()
+            .peers
+            .values()
+            .filter(|p| p.is_connected())
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) async fn close_peer(self: &Arc<Self>, location: Location) {
+        let peer = {
+            let mut st = self.state.lock();
+            st.wanted.remove(&location);
+            st.by_location
+                .get(&location)
+                .and_then(|inc| st.peers.get(inc))
+                .cloned()
+        };
+        let Some(peer) = peer else { return };
+        let _ = peer.push(&Frame::Goodbye);
+        // Give the goodbye a moment to leave, then cut.
+        let _ = self
+            .clock
+            .timeout(Duration::from_millis(100), self.flushed(&peer))
+            .await;
+        let epoch = peer.epoch.load(Ordering::Acquire);
+        if peer
+            .epoch
+            .compare_exchange(epoch, epoch + 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            peer.connected.store(false, Ordering::Release);
+            peer.close_connection();
+            peer.poke();
+        }
+        self.lose(&peer, "closed");
+    }
+
+    async fn flushed(&self, peer: &Peer) {
+        while peer.has_outbound() {
+            crate::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Stops the node: closes every connection (on runtime shutdown).
+    pub(crate) fn stop(&self) {
+        let peers: Vec<Arc<Peer>> = {
+            let mut st = self.state.lock();
+            st.stopped = true;
+            st.wanted.clear();
+            st.peers.drain().map(|(_, p)| p).collect()
+        };
+        for peer in peers {
+            let _ = peer.push(&Frame::Goodbye);
+            peer.connected.store(false, Ordering::Release);
+            peer.close_connection();
+            peer.close_outbound();
+        }
+        self.pending.lock().clear();
+    }
+
+    /// The peer with this incarnation, if connected, connecting to `location` first if
+    /// needed.
+    pub(crate) async fn peer_for(
+        self: &Arc<Self>,
+        incarnation: u64,
+        location: Option<Location>,
+    ) -> Option<Arc<Peer>> {
+        if let Some(peer) = self.connected_peer(incarnation) {
+            return Some(peer);
+        }
+        let location = location?;
+        match self.connect(location, false).await {
+            Ok(inc) if inc == incarnation => self.connected_peer(incarnation),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn connected_peer(&self, incarnation: u64) -> Option<Arc<Peer>> {
+        self.state
+            .lock()
+            .peers
+            .get(&incarnation)
+            .filter(|p| p.is_connected())
+            .cloned()
+    }
+
+    /// Sends a request frame made with a fresh request id and waits (up to `timeout`) for
+    /// its answer.
+    pub(crate) async fn request(
+        &self,
+        peer: &Arc<Peer>,
+        timeout: Duration,
+        make: impl FnOnce(u64) -> Frame,
+    ) -> Result<Answer, NetError> {
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let slot = Arc::new(Slot::new());
+        self.pending.lock().insert(req, SlotFiller(slot.clone()));
+        peer.requests.lock().push(req);
+        let _forget = crate::util::OnDrop(|| {
+            self.pending.lock().remove(&req);
+            peer.requests.lock().retain(|r| *r != req);
+        });
+        if peer.push(&make(req)).is_err() {
+            return Err(NetError::NotConnected(
+                peer.location.unwrap_or(self.location),
+            ));
+        }
+        match self.clock.timeout(timeout, slot.wait()).await {
+            Ok(Some(answer)) => Ok(answer),
+            Ok(None) => Err(NetError::NotConnected(
+                peer.location.unwrap_or(self.location),
+            )),
+            Err(_) => Err(NetError::Timeout),
+        }
+    }
+
+    fn answer(&self, peer: &Peer, req: u64, answer: Answer) {
+        let _ = peer.push(&Frame::Answer { req, answer });
+    }
+
+    /// Handles a frame from `peer` (on the peer's reader task).
+    pub(crate) fn handle(self: &Arc<Self>, peer: &Arc<Peer>, frame: Frame) {
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        match frame {
+            Frame::Ping(n) => {
+                let _ = peer.push(&Frame::Pong(n));
+            }
+            Frame::Pong(_) | Frame::Goodbye => {}
+            Frame::Send { to, msg } => {
+                if msg.name == <MonitorStatus as crate::Message>::wire_name() {
+                    self.status_arrived(peer, to, &msg);
+                }
+                if let Some(core) = shared.tasks.get(to) {
+                    let _ = TaskRef::from_core(core).forward(msg.into_envelope());
+                } else {
+                    tracing::debug!(peer = %peer.identity.name, task = to, "message for a task that does not exist: dropped");
+                }
+            }
+            Frame::Deliver { req, to, msg } => {
+                let answer = match shared.tasks.get(to) {
+                    Some(core) => match TaskRef::from_core(core).forward(msg.into_envelope()) {
+                        Ok(()) => Answer::Done,
+                        Err(e) => Answer::SendFailed(super::remote::kind_code(e.kind())),
+                    },
+                    None => {
+                        Answer::SendFailed(super::remote::kind_code(crate::SendErrorKind::Ended))
+                    }
+                };
+                self.answer(peer, req, answer);
+            }
+            Frame::Reply { id, msg } => {
+                let slot = shared.replies.lock().get(&id).cloned();
+                match slot {
+                    Some(slot) => slot.fill_from_remote(msg.into_envelope()),
+                    None => tracing::debug!(
+                        reply = id,
+                        "reply for a caller that stopped waiting: dropped"
+                    ),
+                }
+            }
+            Frame::Monitor { target, monitor } => match shared.tasks.get(target) {
+                Some(core) => {
+                    let target = TaskRef::from_core(core);
+                    if let Err(error) = monitor.monitor_from_remote(&target) {
+                        tracing::debug!(%error, "remote monitor refused");
+                    }
+                }
+                None => {
+                    // Unknown here: the task has ended (ids are never reused).
+                    let _ = monitor.send_system(MonitorStatus {
+                        task: TaskRef::detached(shared.node.clone(), target, String::new(), true),
+                        exit: Exit::NotFound,
+                    });
+                }
+            },
+            Frame::Unmonitor { target, monitor } => {
+                if let Some(core) = shared.tasks.get(target) {
+                    monitor.unmonitor(&TaskRef::from_core(core));
+                }
+            }
+            Frame::Terminate { target } => {
+                if let Some(core) = shared.tasks.get(target) {
+                    TaskRef::from_core(core).terminate();
+                }
+            }
+            Frame::Throw { target, message } => {
+                if let Some(core) = shared.tasks.get(target) {
+                    TaskRef::from_core(core).throw(super::remote::RemoteError(message));
+                }
+            }
+            Frame::Finish { req, target } => {
+                let node = self.clone();
+                let peer = peer.clone();
+                let target = shared.tasks.get(target).map(TaskRef::from_core);
+                self.spawn_system("rcos-net-finish", move |_| async move {
+                    let exit = match target {
+                        Some(task) => task.finish().await,
+                        None => Exit::NotFound,
+                    };
+                    node.answer(&peer, req, Answer::Exit(exit));
+                });
+            }
+            Frame::HotSwap {
+                req,
+                target,
+                function,
+                args,
+                timeout_ms,
+            } => {
+                let node = self.clone();
+                let peer = peer.clone();
+                let target = shared.tasks.get(target).map(TaskRef::from_core);
+                self.spawn_system("rcos-net-hotswap", move |_| async move {
+                    let answer = match target {
+                        None => Answer::SwapFailed(super::remote::swap_code(
+                            crate::task::HotSwapError::Ended,
+                        )),
+                        Some(task) => match task
+                            .hot_swap_named(&function, &args, Duration::from_millis(timeout_ms))
+                            .await
+                        {
+                            Ok(()) => Answer::Done,
+                            Err(e) => Answer::SwapFailed(super::remote::swap_code(e)),
+                        },
+                    };
+                    node.answer(&peer, req, answer);
+                });
+            }
+            Frame::Locate { req, name, channel } => {
+                let answer = if channel {
+                    match shared.channels.get(&name) {
+                        Some(core) => Answer::Channel(Channel::from_core(core)),
+                        None => Answer::NotFound,
+                    }
+                } else {
+                    match shared.names.get(&name) {
+                        Some(task) => Answer::Task(task),
+                        None => Answer::NotFound,
+                    }
+                };
+                self.answer(peer, req, answer);
+            }
+            Frame::Spawn {
+                req,
+                function,
+                args,
+            } => {
+                let handle = crate::Handle {
+                    shared: shared.clone(),
+                };
+                let answer = match handle.spawn_named(&function, &args) {
+                    Ok(task) => Answer::Task(task),
+                    Err(e) => {
+                        tracing::warn!(peer = %peer.identity.name, error = %e, "remote spawn refused");
+                        Answer::Failed(e.to_string())
+                    }
+                };
+                self.answer(peer, req, answer);
+            }
+            Frame::ChannelSend { channel, msg } => match shared.channels.get(&channel) {
+                Some(core) => {
+                    let _ = Channel::from_core(core).send_envelope(msg.into_envelope());
+                }
+                None => {
+                    tracing::debug!(%channel, "message for a channel that does not exist: dropped")
+                }
+            },
+            Frame::ChannelDeliver {
+                req,
+                channel,
+                msg,
+                n,
+                timeout_ms,
+            } => {
+                let node = self.clone();
+                let peer = peer.clone();
+                let channel = shared.channels.get(&channel).map(Channel::from_core);
+                self.spawn_system("rcos-net-deliver", move |_| async move {
+                    let answer = match channel {
+                        None => Answer::NotFound,
+                        Some(ch) => match ch
+                            .deliver_envelope(
+                                msg.into_envelope(),
+                                Duration::from_millis(timeout_ms),
+                                n as usize,
+                            )
+                            .await
+                        {
+                            Ok(count) => Answer::Count(count as u64),
+                            Err(e) => Answer::Failed(e.to_string()),
+                        },
+                    };
+                    node.answer(&peer, req, answer);
+                });
+            }
+            Frame::Subscribe {
+                req,
+                channel,
+                subscriber,
+            } => {
+                let node = self.clone();
+                let peer = peer.clone();
+                let channel = shared.channels.get(&channel).map(Channel::from_core);
+                self.spawn_system("rcos-net-subscribe", move |_| async move {
+                    let answer = match channel {
+                        None => Answer::NotFound,
+                        Some(ch) => match ch.subscribe(subscriber).await {
+                            Ok(()) => Answer::Done,
+                            Err(e) => Answer::Failed(e.to_string()),
+                        },
+                    };
+                    node.answer(&peer, req, answer);
+                });
+            }
+            Frame::Unsubscribe {
+                req,
+                channel,
+                subscriber,
+            } => {
+                let node = self.clone();
+                let peer = peer.clone();
+                let channel = shared.channels.get(&channel).map(Channel::from_core);
+                self.spawn_system("rcos-net-unsubscribe", move |_| async move {
+                    let answer = match channel {
+                        None => Answer::NotFound,
+                        Some(ch) => match ch.unsubscribe(subscriber).await {
+                            Ok(true) => Answer::Done,
+                            Ok(false) => Answer::NotFound,
+                            Err(e) => Answer::Failed(e.to_string()),
+                        },
+                    };
+                    node.answer(&peer, req, answer);
+                });
+            }
+            Frame::Answer { req, answer } => {
+                let filler = self.pending.lock().remove(&req);
+                match filler {
+                    Some(filler) => {
+                        let _ = filler.fill(answer);
+                    }
+                    None => tracing::debug!(req, "answer to a request nobody waits for: dropped"),
+                }
+            }
+        }
+    }
+
+    /// A monitor status from `peer` for local task `to`: that monitor no longer needs to
+    /// be told of the peer's loss (exactly one status per monitor).
+    fn status_arrived(&self, peer: &Peer, to: u64, msg: &WireMsg) {
+        let Ok(status) = crate::message::decode::<MonitorStatus>(&msg.bytes) else {
+            return;
+        };
+        peer.watched
+            .lock()
+            .retain(|(monitor, target)| !(monitor.id().as_u64() == to && *target == status.task));
+    }
+
+    /// Finds a task (or channel) named `name`: asks every connected peer and takes the
+    /// first positive answer (a "not found" from one peer does not end the search),
+    /// until `deadline`. Peers that connect meanwhile are asked too.
+    pub(crate) async fn locate_anywhere(
+        self: &Arc<Self>,
+        name: &str,
+        channel: bool,
+        deadline: Instant,
+    ) -> Option<Answer> {
+        let mut asked: HashSet<u64> = HashSet::new();
+        let found_tx: Arc<Slot<Answer>> = Arc::new(Slot::new());
+        loop {
+            let listener = self.changed.listen();
+            for peer in self.connected_peers() {
+                if !asked.insert(peer.identity.incarnation) {
+                    continue;
+                }
+                let (node, name, found) = (self.clone(), name.to_string(), found_tx.clone());
+                self.spawn_system("rcos-net-locate", move |_| async move {
+                    // Ask again until the deadline: the name may be registered later.
+                    loop {
+                        let left = deadline.saturating_duration_since(node.clock.now());
+                        if left.is_zero() || found.is_closed() {
+                            return;
+                        }
+                        let step = left.min(Duration::from_millis(200));
+                        let answer = node
+                            .request(&peer, step.max(Duration::from_millis(50)), |req| {
+                                Frame::Locate {
+                                    req,
+                                    name: name.clone(),
+                                    channel,
+                                }
+                            })
+                            .await;
+                        match answer {
+                            Ok(answer @ (Answer::Task(_) | Answer::Channel(_))) => {
+                                let _ = found.fill(answer);
+                                return;
+                            }
+                            Ok(_) => crate::time::sleep(step.min(Duration::from_millis(100))).await,
+                            Err(NetError::Timeout) => {}
+                            Err(_) => return,
+                        }
+                    }
+                });
+            }
+            let left = deadline.saturating_duration_since(self.clock.now());
+            if left.is_zero() {
+                found_tx.close();
+                return None;
+            }
+            let found = async { found_tx.wait().await };
+            let changed = async {
+                listener.await;
+                None
+            };
+            match self
+                .clock
+                .timeout(left, futures_lite::future::or(found, changed))
+                .await
+            {
+                Ok(Some(answer)) => {
+                    found_tx.close();
+                    return Some(answer);
+                }
+                Ok(None) => continue, // peers changed: ask the new ones
+                Err(_) => {
+                    found_tx.close();
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Finds a task registered as `name` on the node at `location`.
+    pub(crate) async fn locate_at(
+        self: &Arc<Self>,
+        location: Location,
+        name: &str,
+        deadline: Instant,
+    ) -> Option<TaskRef> {
+        match self.locate_at_any(location, name, false, deadline).await {
+            Some(Answer::Task(task)) => Some(task),
+            _ => None,
+        }
+    }
+
+    /// Finds a task (or channel) named `name` on the node at `location`, asking again
+    /// until it appears or `deadline` passes.
+    pub(crate) async fn locate_at_any(
+        self: &Arc<Self>,
+        location: Location,
+        name: &str,
+        channel: bool,
+        deadline: Instant,
+    ) -> Option<Answer> {
+        let left = deadline.saturating_duration_since(self.clock.now());
+        let inc = self
+            .clock
+            .timeout(left, self.connect(location, false))
+            .await
+            .ok()?
+            .ok()?;
+        let peer = self.connected_peer(inc)?;
+        loop {
+            let left = deadline.saturating_duration_since(self.clock.now());
+            if left.is_zero() {
+                return None;
+            }
+            let answer = self
+                .request(&peer, left, |req| Frame::Locate {
+                    req,
+                    name: name.to_string(),
+                    channel,
+                })
+                .await;
+            match answer {
+                Ok(found @ (Answer::Task(_) | Answer::Channel(_))) => return Some(found),
+                Ok(_) => crate::time::sleep(left.min(Duration::from_millis(100))).await,
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// Shuts a connection's socket down, ending its reader and writer.
+pub(crate) type Closer = Box<dyn Fn() + Send + Sync>;
+
+fn shutdown_of(stream: &Async<std::net::TcpStream>) -> Closer {
+    match stream.get_ref().try_clone() {
+        Ok(socket) => Box::new(move || {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }),
+        Err(_) => Box::new(|| {}),
+    }
+}
+
+fn log_refusal(from: std::net::SocketAddr, error: &WireError) {
+    tracing::warn!(%from, %error, "connection refused");
+}

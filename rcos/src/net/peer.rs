@@ -1,0 +1,237 @@
+//! One peer: its identity, the frames waiting to go to it, its connection's reader and
+//! writer tasks, and what depends on it (monitors of its tasks, requests to it).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use event_listener::Event;
+use futures_lite::{AsyncRead, AsyncWrite};
+
+use super::Location;
+use super::codec::{RecordReader, RecordWriter, WireError};
+use super::frame::Frame;
+use super::handshake::{Identity, Session};
+use super::node::Node;
+use crate::TaskRef;
+use crate::error::SendErrorKind;
+use crate::util::Mutex;
+
+/// Frames waiting to be written.
+#[derive(Default)]
+struct Outbound {
+    frames: VecDeque<Vec<u8>>,
+    bytes: usize,
+    closed: bool,
+}
+
+pub(crate) struct Peer {
+    pub(crate) identity: Identity,
+    pub(crate) location: Option<Location>,
+    out: Mutex<Outbound>,
+    out_ready: Event,
+    /// When the last record arrived, in milliseconds since the node started.
+    pub(crate) last_heard: AtomicU64,
+    /// Which connection is current; a reader or writer of an older one stops.
+    pub(crate) epoch: AtomicU64,
+    pub(crate) connected: AtomicBool,
+    /// Monitors that local tasks hold on this peer's tasks: (monitor, target).
+    pub(crate) watched: Mutex<Vec<(TaskRef, TaskRef)>>,
+    /// Requests sent to this peer and not answered yet.
+    pub(crate) requests: Mutex<Vec<u64>>,
+    /// Shuts the current connection's socket down.
+    closer: Mutex<Option<super::node::Closer>>,
+    limit: usize,
+}
+
+impl Peer {
+    pub(crate) fn new(identity: Identity, limit: usize) -> Peer {
+        let location = identity.listen.map(Location::from);
+        Peer {
+            identity,
+            location,
+            out: Mutex::new(Outbound::default()),
+            out_ready: Event::new(),
+            last_heard: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+            watched: Mutex::new(Vec::new()),
+            requests: Mutex::new(Vec::new()),
+            closer: Mutex::new(None),
+            limit,
+        }
+    }
+
+    /// Encodes and queues a frame; fails when the peer is gone or too far behind.
+    pub(crate) fn push(&self, frame: &Frame) -> Result<(), SendErrorKind> {
+        let mut bytes = Vec::with_capacity(64);
+        if let Err(error) = super::codec::encode_frame(frame, &mut bytes) {
+            tracing::error!(%error, "a frame did not encode");
+            return Err(SendErrorKind::Unreachable);
+        }
+        {
+            let mut out = self.out.lock();
+            if out.closed {
+                return Err(SendErrorKind::Unreachable);
+            }
+            if out.bytes + bytes.len() > self.limit {
+                return Err(SendErrorKind::Full);
+            }
+            out.bytes += bytes.len();
+            out.frames.push_back(bytes);
+        }
+        crate::util::notify(&self.out_ready, 1);
+        Ok(())
+    }
+
+    /// Stops accepting frames and drops the queued ones.
+    pub(crate) fn close_outbound(&self) {
+        let dropped = {
+            let mut out = self.out.lock();
+            out.closed = true;
+            out.bytes = 0;
+            std::mem::take(&mut out.frames)
+        };
+        drop(dropped);
+        crate::util::notify(&self.out_ready, usize::MAX);
+    }
+
+    /// Wakes the writer (a new connection, or shutdown).
+    pub(crate) fn poke(&self) {
+        crate::util::notify(&self.out_ready, usize::MAX);
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// Installs the shutdown of a new connection, shutting the old one down.
+    pub(crate) fn replace_closer(&self, closer: super::node::Closer) {
+        let old = self.closer.lock().replace(closer);
+        if let Some(old) = old {
+            old();
+        }
+    }
+
+    /// Shuts the current connection down (its reader and writer then end).
+    pub(crate) fn close_connection(&self) {
+        let closer = self.closer.lock().take();
+        if let Some(closer) = closer {
+            closer();
+        }
+    }
+
+    /// Whether frames wait to be written.
+    pub(crate) fn has_outbound(&self) -> bool {
+        !self.out.lock().frames.is_empty()
+    }
+}
+
+/// Runs one connection: a writer loop here and a reader task, until either fails or
+/// the connection is replaced. Then tells the node.
+pub(crate) async fn run_connection<S>(
+    node: Arc<Node>,
+    peer: Arc<Peer>,
+    stream: S,
+    session: Session,
+    epoch: u64,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (read_half, write_half) = futures_lite::io::split(stream);
+    let (send_key, recv_key) = match &session.keys {
+        Some((s, r)) => (Some(*s), Some(*r)),
+        None => (None, None),
+    };
+    let max = node.config().max_frame;
+    let mut reader = RecordReader::new(read_half, max);
+    reader.set_mac(recv_key.as_ref());
+    let mut writer = RecordWriter::new(write_half, max);
+    writer.set_mac(send_key.as_ref());
+
+    {
+        let (node, peer) = (node.clone(), peer.clone());
+        crate::task::Builder::new()
+            .name("rcos-net-reader")
+            .daemon(true)
+            .spawn(move |_| async move {
+                let error = read_loop(&node, &peer, &mut reader, epoch).await;
+                node.connection_ended(&peer, epoch, &error);
+            });
+    }
+    if let Err(error) = write_loop(&node, &peer, &mut writer, epoch).await {
+        node.connection_ended(&peer, epoch, &error);
+    }
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    node: &Arc<Node>,
+    peer: &Arc<Peer>,
+    reader: &mut RecordReader<R>,
+    epoch: u64,
+) -> WireError {
+    loop {
+        if peer.epoch.load(Ordering::Acquire) != epoch {
+            return WireError::Closed;
+        }
+        let body = match reader.read_record().await {
+            Ok(body) => body,
+            Err(e) => return e,
+        };
+        peer.last_heard.store(node.now_ms(), Ordering::Release);
+        for frame in super::codec::decode_frames::<Frame>(body) {
+            match frame {
+                Ok(Frame::Goodbye) => return WireError::Closed,
+                Ok(frame) => node.handle(peer, frame),
+                Err(e) => return e,
+            }
+        }
+    }
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    node: &Arc<Node>,
+    peer: &Arc<Peer>,
+    writer: &mut RecordWriter<W>,
+    epoch: u64,
+) -> Result<(), WireError> {
+    let interval = node.config().heartbeat_interval;
+    let mut ping = 0u64;
+    loop {
+        if peer.epoch.load(Ordering::Acquire) != epoch {
+            return Ok(());
+        }
+        let frames = {
+            let mut out = peer.out.lock();
+            if out.closed {
+                return Ok(());
+            }
+            out.bytes = 0;
+            std::mem::take(&mut out.frames)
+        };
+        if frames.is_empty() {
+            let listener = peer.out_ready.listen();
+            let pending = !peer.out.lock().frames.is_empty();
+            if !pending && node.clock().timeout(interval, listener).await.is_err() {
+                // Nothing to say for a whole interval: a heartbeat, which the peer
+                // answers, so both sides hear from each other regularly.
+                ping += 1;
+                let mut bytes = Vec::new();
+                super::codec::encode_frame(&Frame::Ping(ping), &mut bytes)?;
+                writer.push_encoded(&bytes).await?;
+                writer.flush().await?;
+            }
+            continue;
+        }
+        for frame in frames {
+            writer.push_encoded(&frame).await?;
+        }
+        writer.flush().await?;
+    }
+}
+
+/// How long a peer may stay silent before it is declared down.
+pub(crate) fn silence_limit(interval: Duration, misses: u32) -> Duration {
+    interval * misses
+}

@@ -1,0 +1,326 @@
+//! Runs each example of `rcos-examples` with `cargo run` and checks that it ends by
+//! itself, exits with status 0, and prints the lines that show it did its job.
+#![cfg(unix)]
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+/// How long one example may take, its compilation included, before it is killed.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// What an example printed.
+struct Output {
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    /// The index of the first line containing `needle`; fails the test if none does.
+    fn find(&self, needle: &str) -> usize {
+        self.lines()
+            .iter()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no line contains {needle:?} in:\n{}", self.stdout))
+    }
+
+    /// Checks that lines containing each needle appear, in this order.
+    fn in_order(&self, needles: &[&str]) {
+        let positions: Vec<usize> = needles.iter().map(|n| self.find(n)).collect();
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "expected {needles:?} in this order, found them at lines {positions:?} of:\n{}",
+            self.stdout
+        );
+    }
+
+    /// The number after `prefix` on the line that starts with it.
+    fn number_after(&self, prefix: &str) -> f64 {
+        let line = self.lines()[self.find(prefix)];
+        let rest = &line[line.find(prefix).unwrap() + prefix.len()..];
+        let number: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        number
+            .parse()
+            .unwrap_or_else(|_| panic!("no number after {prefix:?} in {line:?}"))
+    }
+}
+
+/// Runs `cargo run -q -p rcos-examples --example NAME -- ARGS` from the workspace root
+/// and returns what it printed, after checking that it exited with status 0.
+fn run(name: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO"))
+        .args(["run", "-q", "-p", "rcos-examples", "--example", name, "--"])
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so that a hung example is killed along with cargo.
+        .process_group(0)
+        .spawn()
+        .expect("cargo starts");
+    let pid = child.id();
+    let mut out_pipe = child.stdout.take().expect("piped stdout");
+    let mut err_pipe = child.stderr.take().expect("piped stderr");
+    let stdout = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out_pipe.read_to_string(&mut text);
+        text
+    });
+    let stderr = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err_pipe.read_to_string(&mut text);
+        text
+    });
+    let (done, status) = mpsc::channel::<std::io::Result<ExitStatus>>();
+    thread::spawn(move || {
+        let _ = done.send(child.wait());
+    });
+    let status = match status.recv_timeout(LIMIT) {
+        Ok(status) => status.expect("cargo is waited for"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+            panic!("example {name} did not end within {LIMIT:?}; killed it");
+        }
+    };
+    let output = Output {
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
+    assert!(
+        status.success(),
+        "example {name} failed with {status}\n--- stdout\n{}\n--- stderr\n{}",
+        output.stdout,
+        output.stderr
+    );
+    output
+}
+
+#[test]
+fn hello() {
+    let out = run("hello", &[]);
+    out.in_order(&["Hello, Ada!", "Hello, Grace!", "greeted 2 people"]);
+}
+
+#[test]
+fn tour() {
+    let out = run("tour", &[]);
+    out.in_order(&[
+        "== 1. Tasks and messages",
+        "added 1 + 2 + 3 = 6",
+        "returned Some(42)",
+        "== 2. Selective receive",
+        "first, the urgent one",
+        "then, in order: tidy the desk",
+        "then, in order: answer the mail",
+        "== 3. Hot swap",
+        "queued Add(10) and Add(20)",
+        "counter_v2: took over a total of 6",
+        "counter_v2: Add(10) -> 16",
+        "counter_v2: Add(20) -> 36",
+        "now counter_v2/",
+        "== 4. Monitors",
+        "ended: panicked: attempt to divide by zero",
+        "ended: terminated",
+        "== 5. Supervision",
+        "sending it poison",
+        "restarted as worker/",
+        "worker alive: false",
+        "== Done",
+    ]);
+    assert!(out.stdout.contains("total 36"), "{}", out.stdout);
+}
+
+#[test]
+fn tasks() {
+    let out = run("tasks", &["200", "300"]);
+    out.find("200 tasks");
+    let longest = out.number_after("longest sleep");
+    let sum = out.number_after("sum of sleeps");
+    let total = out.number_after("total:");
+    assert!(
+        longest <= 0.3 + 1e-3,
+        "sleeps are at most 300 ms: {longest}"
+    );
+    assert!(
+        total + 1e-3 >= longest,
+        "total {total} < longest sleep {longest}"
+    );
+    // The tasks sleep at the same time: the total is about the longest sleep, far from
+    // the sum (about 30 s here). The slack covers a slow, loaded machine.
+    assert!(
+        total < longest + 2.0,
+        "total {total}, longest sleep {longest}"
+    );
+    assert!(sum > 10.0 * total, "sum {sum}, total {total}");
+}
+
+#[test]
+fn client_server() {
+    let out = run("client_server", &[]);
+    // "received ID: CLIENT / X": every id once, each client's three messages in order.
+    let mut ids = BTreeSet::new();
+    let mut next_x = [0u32; 10];
+    for line in out.lines() {
+        let Some(rest) = line.strip_prefix("received ") else {
+            continue;
+        };
+        let (id, rest) = rest.split_once(": ").expect("ID: CLIENT / X");
+        let (client, x) = rest.split_once(" / ").expect("CLIENT / X");
+        assert!(ids.insert(id.parse::<u32>().unwrap()), "id {id} twice");
+        let (client, x): (usize, u32) = (client.parse().unwrap(), x.parse().unwrap());
+        assert_eq!(x, next_x[client], "client {client} out of order");
+        next_x[client] += 1;
+    }
+    assert_eq!(ids, (1..=30).collect(), "{}", out.stdout);
+    assert_eq!(next_x, [3; 10]);
+    out.find("server received 30 messages");
+}
+
+#[test]
+fn request_reply() {
+    let out = run("request_reply", &[]);
+    out.in_order(&[
+        "put lang=Python: Stored { previous: None }",
+        "put lang=Rust: Stored { previous: Some(\"Python\") }",
+        "get lang: Value(Some(\"Rust\"))",
+        "slow request: no reply within 100 ms",
+        "kv_server: the caller is no longer waiting",
+        "get lang again: Value(Some(\"Rust\"))",
+        "pico reply 3: 25",
+        "pico reply 1: 9",
+        "pico reply 2: 16",
+        "pico reply 9: none within 100 ms",
+        "pico request 4: message not sent: the receiving task has ended",
+    ]);
+}
+
+#[test]
+fn hotswap() {
+    let out = run("hotswap", &[]);
+    out.find("server_v1: refusing the swap to server_v3_beta");
+    out.find("main: swap to server_v3_beta refused");
+    out.find("server_v1: #1 apple");
+    out.find("server_v1: #2 banana");
+    // The three messages queued while the server was paused are served by the new code,
+    // after the swap, numbered on from the state handed over.
+    out.in_order(&[
+        "main: 3 messages queued",
+        "server_v1: accepting the swap to server_v2",
+        "server_v2: running, 2 messages served before me",
+        "server_v2: #3 cherry",
+        "server_v2: #4 damson",
+        "server_v2: #5 elderberry",
+        "main: the server served 5 messages in all",
+    ]);
+    out.find("main: swap to server_v2 accepted; the server is now server_v2/");
+    assert!(!out.stdout.contains("server_v1: #3"), "{}", out.stdout);
+}
+
+#[test]
+fn monitor_restart() {
+    let out = run("monitor_restart", &[]);
+    out.in_order(&[
+        "main: 1000 / 10 = 100",
+        "main: 1000 / 5 = 200",
+        "panicked (attempt to divide by zero); restart 1",
+        "main: 1000 / 4 = 250",
+        "panicked (attempt to divide by zero); restart 2",
+        "main: 1000 / 8 = 125",
+        "panicked (attempt to divide by zero); giving up",
+        "main: the keeper gave up after 3 failures",
+    ]);
+    assert_eq!(out.stdout.matches("is up").count(), 3, "{}", out.stdout);
+}
+
+#[test]
+fn supervisor() {
+    let out = run("supervisor", &[]);
+    out.in_order(&[
+        r#"started: {"cache", "consumer", "mailer", "producer"}"#,
+        "cache stopped",
+        r#"restarted: {"cache"}"#,
+        r#""cache" was worker/"#,
+        "the consumer was stopped with it: terminated",
+        r#"restarted: {"consumer", "producer"}"#,
+        "shutting down",
+        "root returned normally: true",
+    ]);
+    // After "shutting down", every worker stops.
+    let shutdown = out.find("shutting down");
+    let after: Vec<&str> = out.lines()[shutdown..].to_vec();
+    for name in ["cache", "mailer", "producer", "consumer"] {
+        assert!(
+            after.iter().any(|l| l.trim() == format!("{name} stopped")),
+            "{name} did not stop:\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn lifecycle() {
+    let out = run("lifecycle", &[]);
+    out.in_order(&[
+        r#"returned Some("hello, pycos")"#,
+        "after join: worker alive false, ticker alive true",
+        "after terminate: ticker alive false",
+        r#"was resumed with Some("wake up")"#,
+        r#""server" names task/"#,
+        "terminated; locate now says: no task registered",
+        r#"careful: Some("saved my work, then stopped: shutting down")"#,
+        "careless: ended by a thrown error: shutting down",
+        "panicked: index out of bounds",
+        r#"the runtime carries on: Some("hello, again")"#,
+    ]);
+}
+
+#[test]
+fn messages() {
+    let out = run("messages", &[]);
+    out.in_order(&[
+        "wire names: Order, shop.v2.Cancel, Vec<Option<u8>>",
+        "received order 1 with 2 items",
+        "received cancellation of order 1",
+        "received the number 7",
+        "received something else: a bool",
+        "received a shared buffer of 512 bytes",
+        "downcast: order 1",
+        "strict: message 2 queued",
+        "mailbox is full; got 3 back",
+        "lossy: 2 queued, 3 dropped",
+        "patient: second delivery: message not sent",
+        "order{id=42}: accepted",
+        "order{id=42}: packing 1 items",
+    ]);
+}
+
+#[test]
+fn deterministic() {
+    let out = run("deterministic", &[]);
+    out.find("the call timed out after 30s of virtual time");
+    let seed1: Vec<&str> = out
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("seed 1: "))
+        .map(|l| l.split(']').next().unwrap())
+        .collect();
+    assert_eq!(seed1.len(), 2);
+    assert_eq!(seed1[0], seed1[1], "the same seed, the same order");
+    out.find("advanced the clock by 90s");
+}
