@@ -377,3 +377,47 @@ impl fmt::Display for SpawnError {
 }
 
 impl std::error::Error for SpawnError {}
+
+/// How an interrupt travels to another node (as the error a remote task returned): a
+/// thrown error keeps its message; a hot-swap request, which cannot cross nodes,
+/// arrives as a thrown error saying so.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum WireInterrupt {
+    Thrown(String),
+    HotSwap(String),
+    WrongTask,
+}
+
+impl serde::Serialize for Interrupt {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Interrupt::Thrown(thrown) => WireInterrupt::Thrown(thrown.message().to_string()),
+            Interrupt::HotSwap(req) => WireInterrupt::HotSwap(req.new_name().to_string()),
+            Interrupt::WrongTask => WireInterrupt::WrongTask,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Interrupt {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let thrown = |message: String| {
+            Interrupt::Thrown(crate::task::Thrown::new(Box::new(crate::net::RemoteError(
+                message,
+            ))))
+        };
+        Ok(match WireInterrupt::deserialize(deserializer)? {
+            WireInterrupt::Thrown(message) => thrown(message),
+            WireInterrupt::HotSwap(name) => {
+                thrown(format!("an unanswered hot-swap request to {name}"))
+            }
+            WireInterrupt::WrongTask => Interrupt::WrongTask,
+        })
+    }
+}
+
+impl crate::Message for Interrupt {
+    fn wire_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("rcos::Interrupt")
+    }
+}

@@ -65,7 +65,7 @@ use serde::{Deserialize, Serialize};
 pub use codec::WireError;
 pub use config::{MAX_FRAME_LIMIT, MIN_SECRET_LEN, NodeConfig};
 pub(crate) use node::Node;
-pub(crate) use remote::RemoteTask;
+pub(crate) use remote::{RemoteError, RemoteTask};
 
 use crate::error::LocateError;
 use crate::{Handle, Message, TaskRef};
@@ -291,7 +291,7 @@ impl Handle {
     pub async fn spawn_at<T: crate::task::RemoteTaskFn>(
         &self,
         location: Location,
-        task_fn: T,
+        task_fn: fn() -> T,
         args: T::Args,
     ) -> Result<TaskRef, crate::SpawnError> {
         let _ = task_fn;

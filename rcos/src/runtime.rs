@@ -295,7 +295,7 @@ impl Handle {
     }
 
     /// Spawns a [`#[task]`](crate::task) function with its arguments.
-    pub fn spawn_fn<T: crate::TaskFn>(&self, task_fn: T, args: T::Args) -> TaskRef {
+    pub fn spawn_fn<T: crate::TaskFn>(&self, task_fn: fn() -> T, args: T::Args) -> TaskRef {
         crate::task::Builder::new().spawn_fn_on(self, task_fn, args)
     }
 

@@ -97,7 +97,7 @@ pub struct ChildSpec {
 impl ChildSpec {
     /// A child that runs the `#[task]` fn `task_fn` with the arguments `args` makes,
     /// afresh for every (re)start.
-    pub fn task<T, A>(id: impl Into<Cow<'static, str>>, task_fn: T, args: A) -> ChildSpec
+    pub fn task<T, A>(id: impl Into<Cow<'static, str>>, task_fn: fn() -> T, args: A) -> ChildSpec
     where
         T: TaskFn,
         A: Fn() -> T::Args + Send + Sync + 'static,

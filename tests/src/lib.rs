@@ -85,3 +85,39 @@ impl Drop for Counted {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+/// The secret the test nodes share.
+pub const SECRET: &[u8] = b"rcos test secret, long enough";
+
+/// A runtime that is a node on loopback, with quick heartbeats (100 ms, 4 missed).
+pub fn node(name: &str) -> Runtime {
+    node_with(name, rcos::net::NodeConfig::new().secret(SECRET))
+}
+
+/// Logs to stderr when `RCOS_TEST_LOG` is set (an env-filter, e.g. `rcos=debug`).
+pub fn log_if_asked() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("RCOS_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
+    });
+}
+
+/// A node runtime with a custom configuration (heartbeats made quick unless set).
+pub fn node_with(name: &str, config: rcos::net::NodeConfig) -> Runtime {
+    log_if_asked();
+    Runtime::builder()
+        .workers(2)
+        .name(name.to_string())
+        .node(
+            config
+                .heartbeat(Duration::from_millis(100), 4)
+                .reconnect_grace(Duration::from_millis(500)),
+        )
+        .build()
+        .expect("node starts")
+}

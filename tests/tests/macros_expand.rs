@@ -85,11 +85,14 @@ fn the_struct_names_the_fn_wherever_a_task_fn_is_expected() {
     let named = Builder::new().name("adder").spawn_fn_on(&rt, add, (1, 2));
     assert_eq!(named.name(), "adder");
     assert_eq!(named.value().get::<u32>(), Some(3));
-    // Unit struct: `Copy`, `Default`, `Debug`.
-    let f = add;
+    // The struct is `Copy`, `Default` and `Debug`; the fn of the same name makes it.
+    let f = add();
     let g = f;
     assert_eq!(format!("{f:?} {g:?}"), "add add");
-    takes_task_fn(add);
+    takes_task_fn(add());
+    // The fn can be shadowed by a binding of the same name (a unit struct could not).
+    let add = add::spawn_on(&rt, 2, 2);
+    assert_eq!(add.value().get::<u32>(), Some(4));
 }
 
 /// A server with every option.
@@ -176,7 +179,7 @@ async fn echo(task: TaskRef, ping: Ping, times: u64) -> u64 {
 
 #[test]
 fn remote_tasks_are_registered() {
-    fn is_remote<T: RemoteTaskFn>(_: T) {}
+    fn is_remote<T: RemoteTaskFn>(_: fn() -> T) {}
     is_remote(echo);
     let names = rcos::task::remote_task_names();
     assert!(names.contains(&"macros_expand.echo"), "{names:?}");

@@ -82,7 +82,22 @@ pub(crate) fn expand(model: &TaskModel<'_>) -> TokenStream {
     let remote = remote(model);
     // At the fn's name, so that lints on the struct (`missing_docs`) point at it.
     let struct_vis = respan(vis.to_token_stream(), ident.span());
-    let struct_item = quote_spanned! {ident.span()=> #struct_vis struct #ident; };
+    // A braced struct lives only in the type namespace; the value namespace gets a
+    // constructor fn of the same name, which is what callers pass where a task fn is
+    // expected (`hot_swap(server, ..)`, `spawn_at(at, server, ..)`). A fn, unlike a
+    // unit struct, can be shadowed: `let server = server::spawn()` works.
+    let struct_item = quote_spanned! {ident.span()=> #struct_vis struct #ident {} };
+    let shown = syn::ext::IdentExt::unraw(ident).to_string();
+    let ctor_doc = format!(
+        "The `{shown}` task as a value, for where a task fn is expected \
+         (`TaskRef::hot_swap`, `Handle::spawn_at`, `ChildSpec::task`)."
+    );
+    let ctor_item = quote_spanned! {ident.span()=>
+        #[doc = #ctor_doc]
+        #[allow(dead_code)]
+        #[must_use]
+        #struct_vis fn #ident() -> #ident { #ident {} }
+    };
     quote! {
         #(#doc)*
         #(#cfg)*
@@ -96,6 +111,10 @@ pub(crate) fn expand(model: &TaskModel<'_>) -> TokenStream {
             ::core::default::Default
         )]
         #struct_item
+
+        #(#cfg)*
+        #allow_deprecated
+        #ctor_item
 
         #(#cfg)*
         #allow_deprecated
@@ -377,7 +396,7 @@ mod tests {
             );
         };
         has(r#"#[doc = r" Docs."]"#);
-        has("pub struct server;");
+        has("pub struct server {}");
         has("pub fn spawn(greeting: String, count: u32) -> ::rcos::TaskRef");
         has("spawn_fn(server, (greeting, count,))");
         has(
@@ -464,7 +483,7 @@ mod tests {
                 async fn f(t: TaskRef) {}
             },
         );
-        assert_eq!(out.matches("# [cfg (all ())]").count(), 3, "{out}");
+        assert_eq!(out.matches("# [cfg (all ())]").count(), 4, "{out}");
         assert_eq!(out.matches("# [allow (unused)]").count(), 2, "{out}");
         assert_eq!(
             out.matches("# [expect (clippy :: pedantic)]").count(),

@@ -726,7 +726,7 @@ impl Node {
                     ),
                 }
             }
-            Frame::Monitor { target, monitor } => match shared.tasks.get(target) {
+            Frame::Monitor { target, monitor } => match shared.tasks.get_or_ended(target) {
                 Some(core) => {
                     let target = TaskRef::from_core(core);
                     if let Err(error) = monitor.monitor_from_remote(&target) {
@@ -759,7 +759,7 @@ impl Node {
             Frame::Finish { req, target } => {
                 let node = self.clone();
                 let peer = peer.clone();
-                let target = shared.tasks.get(target).map(TaskRef::from_core);
+                let target = shared.tasks.get_or_ended(target).map(TaskRef::from_core);
                 self.spawn_system("rcos-net-finish", move |_| async move {
                     let exit = match target {
                         Some(task) => task.finish().await,

@@ -86,8 +86,10 @@ impl Scheduler {
     /// Queues a task that was woken.
     pub(crate) fn schedule(&self, shared: &Arc<Shared>, runnable: Runnable, info: ScheduleInfo) {
         if self.is_shut_down() {
-            // Dropping the runnable drops the task's future: the runtime is gone.
-            drop(runnable);
+            // The runtime is going away: the task's future is dropped by `drain`, not
+            // here, because a wake can come from inside a lock (an event's notify) that
+            // the future's own drop would take again.
+            self.injector.push(runnable);
             return;
         }
         if let Some(det) = &self.det {
@@ -126,7 +128,7 @@ impl Scheduler {
     /// Queues a task that was just spawned: behind the tasks already waiting.
     pub(crate) fn schedule_new(&self, shared: &Arc<Shared>, runnable: Runnable) {
         if self.is_shut_down() {
-            drop(runnable);
+            self.injector.push(runnable);
             return;
         }
         if let Some(det) = &self.det {
@@ -190,16 +192,28 @@ impl Scheduler {
 
     /// Drops every queued task (at shutdown, once the workers have stopped).
     pub(super) fn drain(&self) {
+        // Dropping a task's future can wake others, which land in the injector again:
+        // go on until nothing is left anywhere.
         loop {
-            match self.injector.steal() {
-                Steal::Success(runnable) => drop(runnable),
-                Steal::Retry => continue,
-                Steal::Empty => break,
+            let mut dropped = false;
+            loop {
+                match self.injector.steal() {
+                    Steal::Success(runnable) => {
+                        drop(runnable);
+                        dropped = true;
+                    }
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
             }
-        }
-        if let Some(det) = &self.det {
-            let ready = std::mem::take(&mut det.lock().ready);
-            drop(ready);
+            if let Some(det) = &self.det {
+                let ready = std::mem::take(&mut det.lock().ready);
+                dropped |= !ready.is_empty();
+                drop(ready);
+            }
+            if !dropped {
+                break;
+            }
         }
     }
 

@@ -510,6 +510,9 @@ impl std::fmt::Display for TaskLabel<'_> {
 pub(crate) struct TaskTable {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
     exported: Mutex<HashMap<u64, Arc<TaskCore>>>,
+    /// The last exported tasks that ended, so that a peer asking how one ended (its
+    /// `finish`, or a monitor set up late) gets the real exit rather than "not found".
+    ended: Mutex<RecentlyEnded>,
     /// Threads waiting in `join`; ending tasks notify only when there are some.
     joiners: AtomicUsize,
     all_done: Event,
@@ -564,6 +567,7 @@ impl TaskTable {
                 .map(|_| CachePadded::new(Mutex::new(Shard::default())))
                 .collect(),
             exported: Mutex::new(HashMap::new()),
+            ended: Mutex::new(RecentlyEnded::default()),
             joiners: AtomicUsize::new(0),
             all_done: Event::new(),
         }
@@ -603,7 +607,10 @@ impl TaskTable {
         drop(removed);
         if core.is_exported() {
             let removed = self.exported.lock().remove(&core.id);
-            drop(removed);
+            if let Some(core) = removed {
+                let evicted = self.ended.lock().push(core);
+                drop(evicted);
+            }
         }
         if emptied {
             self.wake_joiners();
@@ -631,19 +638,36 @@ impl TaskTable {
 
     /// Indexes a task by id, once its reference has been serialized.
     pub(crate) fn export(&self, core: &Arc<TaskCore>) {
-        if core.mark_exported() && core.state.lock().exit.is_none() {
+        if !core.mark_exported() {
+            return;
+        }
+        if core.state.lock().exit.is_none() {
             self.exported.lock().insert(core.id, core.clone());
             // It may have ended in between; its finalize then found nothing to remove.
-            if core.state.lock().exit.is_some() {
-                let removed = self.exported.lock().remove(&core.id);
-                drop(removed);
+            if core.state.lock().exit.is_none() {
+                return;
+            }
+            // Whichever of this and the task's finalize removes it keeps its exit.
+            let removed = self.exported.lock().remove(&core.id);
+            if removed.is_none() {
+                return;
             }
         }
+        // Already ended: its exit stays available to the peer that gets the reference.
+        let evicted = self.ended.lock().push(core.clone());
+        drop(evicted);
     }
 
     /// A live task whose reference was serialized, by id.
     pub(crate) fn get(&self, id: u64) -> Option<Arc<TaskCore>> {
         self.exported.lock().get(&id).cloned()
+    }
+
+    /// Like [`get`](Self::get), or one of the last [`ENDED_KEPT`] exported tasks that
+    /// ended (for questions about how it ended).
+    pub(crate) fn get_or_ended(&self, id: u64) -> Option<Arc<TaskCore>> {
+        self.get(id)
+            .or_else(|| self.ended.lock().by_id.get(&id).cloned())
     }
 
     fn wake_joiners(&self) {
@@ -697,6 +721,30 @@ impl TaskTable {
             all.extend(shard.lock().tasks.iter().map(|(_, core)| core.clone()));
         }
         all
+    }
+}
+
+/// How many ended exported tasks keep their exit available to peers.
+pub(crate) const ENDED_KEPT: usize = 4096;
+
+/// The last [`ENDED_KEPT`] exported tasks that ended, oldest first out.
+#[derive(Default)]
+struct RecentlyEnded {
+    by_id: HashMap<u64, Arc<TaskCore>>,
+    order: std::collections::VecDeque<u64>,
+}
+
+impl RecentlyEnded {
+    /// Keeps `core`; returns the one it pushed out, to be dropped outside the lock.
+    fn push(&mut self, core: Arc<TaskCore>) -> Option<Arc<TaskCore>> {
+        let id = core.id;
+        self.order.push_back(id);
+        self.by_id.insert(id, core);
+        if self.order.len() > ENDED_KEPT {
+            let oldest = self.order.pop_front()?;
+            return self.by_id.remove(&oldest);
+        }
+        None
     }
 }
 

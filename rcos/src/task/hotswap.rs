@@ -276,7 +276,7 @@ impl TaskRef {
     /// timeout, superseded by a newer request, ended, or unreachable.
     pub async fn hot_swap<T: TaskFn>(
         &self,
-        task_fn: T,
+        task_fn: fn() -> T,
         args: T::Args,
         timeout: Duration,
     ) -> Result<(), HotSwapError> {
@@ -284,7 +284,7 @@ impl TaskRef {
             tracing::warn!(task = %self, "hot_swap of a task on another node needs hot_swap_remote and a #[task(remote)] fn");
             return Err(HotSwapError::Unreachable);
         }
-        self.hot_swap_factory(T::NAME, factory(task_fn, args), timeout)
+        self.hot_swap_factory(T::NAME, factory(task_fn(), args), timeout)
             .await
     }
 
@@ -296,7 +296,7 @@ impl TaskRef {
     /// As `hot_swap`.
     pub async fn hot_swap_remote<T: crate::task::RemoteTaskFn>(
         &self,
-        task_fn: T,
+        task_fn: fn() -> T,
         args: T::Args,
         timeout: Duration,
     ) -> Result<(), HotSwapError> {
@@ -306,7 +306,7 @@ impl TaskRef {
                 remote.hot_swap(T::NAME, args, timeout).await
             }
             _ => {
-                self.hot_swap_factory(T::NAME, factory(task_fn, args), timeout)
+                self.hot_swap_factory(T::NAME, factory(task_fn(), args), timeout)
                     .await
             }
         }

@@ -284,12 +284,27 @@ impl Builder {
     /// Spawns a `#[task]` function with its arguments on the caller's runtime (or the
     /// default runtime). The function's own options (name, daemon, mailbox) apply unless
     /// this builder sets them.
-    pub fn spawn_fn<T: TaskFn>(self, task_fn: T, args: T::Args) -> TaskRef {
-        with_current_or_default(|shared| self.spawn_task_fn(shared, task_fn, args))
+    pub fn spawn_fn<T: TaskFn>(self, task_fn: fn() -> T, args: T::Args) -> TaskRef {
+        with_current_or_default(|shared| self.spawn_task_fn(shared, task_fn(), args))
     }
 
     /// Spawns a `#[task]` function with its arguments on the given runtime.
-    pub fn spawn_fn_on<T: TaskFn>(self, handle: &Handle, task_fn: T, args: T::Args) -> TaskRef {
+    pub fn spawn_fn_on<T: TaskFn>(
+        self,
+        handle: &Handle,
+        task_fn: fn() -> T,
+        args: T::Args,
+    ) -> TaskRef {
+        self.spawn_task_fn(&handle.shared, task_fn(), args)
+    }
+
+    /// Spawns a task function given as its value (not its constructor).
+    pub(crate) fn spawn_task_fn_on<T: TaskFn>(
+        self,
+        handle: &Handle,
+        task_fn: T,
+        args: T::Args,
+    ) -> TaskRef {
         self.spawn_task_fn(&handle.shared, task_fn, args)
     }
 

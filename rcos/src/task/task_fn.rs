@@ -80,7 +80,7 @@ inventory::collect!(RemoteTaskEntry);
 fn spawn_encoded<T: RemoteTaskFn>(handle: &Handle, args: &[u8]) -> Result<TaskRef, String> {
     let args: T::Args = crate::message::decode(args)
         .map_err(|e| format!("arguments of task `{}` do not decode: {e}", T::NAME))?;
-    Ok(Builder::new().spawn_fn_on(handle, T::default(), args))
+    Ok(Builder::new().spawn_task_fn_on(handle, T::default(), args))
 }
 
 fn factory_encoded<T: RemoteTaskFn>(args: &[u8]) -> Result<super::hotswap::Factory, String> {
