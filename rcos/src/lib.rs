@@ -86,6 +86,7 @@ pub mod message;
 pub mod net;
 pub mod pool;
 mod registry;
+pub mod rps;
 pub mod runtime;
 pub mod supervisor;
 pub mod sync;

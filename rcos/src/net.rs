@@ -49,6 +49,7 @@
 
 pub(crate) mod codec;
 mod config;
+mod files;
 pub(crate) mod frame;
 pub(crate) mod handshake;
 mod node;
@@ -64,6 +65,7 @@ use serde::{Deserialize, Serialize};
 
 pub use codec::WireError;
 pub use config::{MAX_FRAME_LIMIT, MIN_SECRET_LEN, NodeConfig};
+pub use files::{FileError, SendFileOptions, del_file, send_file};
 pub(crate) use node::Node;
 pub(crate) use remote::{RemoteError, RemoteTask};
 

@@ -294,7 +294,7 @@ impl Handle {
         crate::task::Builder::new().spawn_on(self, f)
     }
 
-    /// Spawns a [`#[task]`](crate::task) function with its arguments.
+    /// Spawns a [`#[task]`](macro@crate::task) function with its arguments.
     pub fn spawn_fn<T: crate::TaskFn>(&self, task_fn: fn() -> T, args: T::Args) -> TaskRef {
         crate::task::Builder::new().spawn_fn_on(self, task_fn, args)
     }

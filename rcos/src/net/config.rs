@@ -33,6 +33,8 @@ pub struct NodeConfig {
     pub(crate) reconnect_grace: Duration,
     pub(crate) max_preauth: usize,
     pub(crate) outbound_limit: usize,
+    pub(crate) dest_path: Option<PathBuf>,
+    pub(crate) max_file_size: u64,
 }
 
 #[derive(Clone)]
@@ -61,6 +63,8 @@ impl Default for NodeConfig {
             reconnect_grace: Duration::from_secs(2),
             max_preauth: 64,
             outbound_limit: 64 << 20,
+            dest_path: None,
+            max_file_size: 1 << 30,
         }
     }
 }
@@ -144,6 +148,29 @@ impl NodeConfig {
     pub fn outbound_limit(mut self, bytes: usize) -> Self {
         self.outbound_limit = bytes;
         self
+    }
+
+    /// The folder files sent by peers ([`send_file`](crate::net::send_file)) go into
+    /// (by default `rcos/NAME-PORT` under the system's temporary folder). Peers can
+    /// only write and delete regular files inside it.
+    pub fn dest_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dest_path = Some(dir.into());
+        self
+    }
+
+    /// The largest file peers may send here (default 1 GiB).
+    pub fn max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
+        self
+    }
+
+    /// The destination folder of a node with this name and location.
+    pub(crate) fn dest_path_of(&self, name: &str, location: super::Location) -> PathBuf {
+        self.dest_path.clone().unwrap_or_else(|| {
+            std::env::temp_dir()
+                .join("rcos")
+                .join(format!("{name}-{}", location.addr().port()))
+        })
     }
 
     /// Resolves the secret according to the policy (see the type's docs).

@@ -147,6 +147,35 @@ pub(crate) enum Frame {
         channel: String,
         subscriber: Subscriber,
     },
+    /// Announces a file to be sent to `path` (relative to the destination folder);
+    /// answered with `Done` when an identical file is already there, `Count(transfer)`
+    /// to go on, or `Failed`.
+    FileBegin {
+        req: u64,
+        path: String,
+        size: u64,
+        #[serde(with = "serde_bytes")]
+        sha256: Vec<u8>,
+        overwrite: bool,
+    },
+    /// The bytes of a transfer at `offset` (chunks come in order).
+    FileChunk {
+        req: u64,
+        transfer: u64,
+        offset: u64,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// The end of a transfer: the receiver checks size and hash and puts it in place.
+    FileEnd {
+        req: u64,
+        transfer: u64,
+    },
+    /// Deletes the file at `path` (relative to the destination folder).
+    FileDelete {
+        req: u64,
+        path: String,
+    },
     /// The answer to request `req`.
     Answer {
         req: u64,

@@ -37,6 +37,8 @@ pub(crate) struct Node {
     pending: Mutex<HashMap<u64, SlotFiller<Answer>>>,
     next_req: AtomicU64,
     preauth: AtomicUsize,
+    /// Files being received.
+    pub(crate) files: super::files::Files,
 }
 
 #[derive(Default)]
@@ -82,6 +84,7 @@ impl Node {
             pending: Mutex::new(HashMap::new()),
             next_req: AtomicU64::new(1),
             preauth: AtomicUsize::new(0),
+            files: super::files::Files::default(),
             config,
         });
         let handle = crate::Handle {
@@ -113,6 +116,11 @@ impl Node {
 
     pub(crate) fn location(&self) -> Location {
         self.location
+    }
+
+    /// This node's name.
+    pub(crate) fn me_name(&self) -> String {
+        self.me.name.clone()
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
@@ -441,6 +449,7 @@ impl Node {
         };
         tracing::warn!(peer = %peer.identity.name, why, "peer lost");
         peer.close_outbound();
+        self.files.peer_gone(inc);
         let requests = std::mem::take(&mut *peer.requests.lock());
         {
             let mut pending = self.pending.lock();
@@ -899,6 +908,35 @@ impl Node {
                     };
                     node.answer(&peer, req, answer);
                 });
+            }
+            Frame::FileBegin {
+                req,
+                path,
+                size,
+                sha256,
+                overwrite,
+            } => {
+                let answer = self
+                    .files
+                    .begin(self, peer, &path, size, &sha256, overwrite);
+                self.answer(peer, req, answer);
+            }
+            Frame::FileChunk {
+                req,
+                transfer,
+                offset,
+                bytes,
+            } => {
+                let answer = self.files.chunk(peer, transfer, offset, &bytes);
+                self.answer(peer, req, answer);
+            }
+            Frame::FileEnd { req, transfer } => {
+                let answer = self.files.end(peer, transfer);
+                self.answer(peer, req, answer);
+            }
+            Frame::FileDelete { req, path } => {
+                let answer = self.files.delete(self, peer, &path);
+                self.answer(peer, req, answer);
             }
             Frame::Answer { req, answer } => {
                 let filler = self.pending.lock().remove(&req);

@@ -35,7 +35,7 @@ impl TaskRef {
     }
 
     /// How many messages the task's bounded mailbox dropped under
-    /// [`Overflow::DropNewest`].
+    /// [`Overflow::DropNewest`](crate::task::Overflow::DropNewest).
     pub fn dropped_messages(&self) -> u64 {
         self.core()
             .and_then(|core| core.state.lock().bounded.as_ref().map(|b| b.dropped))
