@@ -237,21 +237,41 @@ impl Channel {
         })
     }
 
-    /// Finds the channel named `name` on the caller's runtime (or the default one),
-    /// waiting up to `timeout` for it to be created.
+    /// Finds the channel named `name` on the caller's runtime (or the default one) or,
+    /// if it is a node, on any of its peers, waiting up to `timeout` for it to be
+    /// created. The first positive answer wins: a "not found" from one peer does not
+    /// end the search.
     ///
     /// # Errors
     /// [`LocateError::NotFound`] if none appears in time.
     pub async fn locate(name: &str, timeout: Duration) -> Result<Channel, LocateError> {
         let handle = crate::task::current_or_default();
-        let core = handle
-            .shared
-            .channels
-            .locate(&handle.shared, name, timeout)
-            .await?;
-        Ok(Channel {
-            repr: Repr::Local(core),
-        })
+        let shared = &handle.shared;
+        let local = async {
+            shared
+                .channels
+                .locate(shared, name, timeout)
+                .await
+                .ok()
+                .map(Channel::from_core)
+        };
+        let Some(net) = handle.node() else {
+            return local.await.ok_or_else(|| LocateError::NotFound {
+                name: name.to_string(),
+            });
+        };
+        let deadline = shared.clock.deadline(timeout);
+        let remote = async {
+            match net.locate_anywhere(name, true, deadline).await {
+                Some(crate::net::frame::Answer::Channel(channel)) => Some(channel),
+                _ => None,
+            }
+        };
+        crate::net::first_found(&shared.clock, timeout, local, remote)
+            .await
+            .ok_or_else(|| LocateError::NotFound {
+                name: name.to_string(),
+            })
     }
 
     pub(crate) fn from_core(core: Arc<ChannelCore>) -> Channel {
@@ -341,13 +361,32 @@ impl Channel {
     /// Unsubscribes a task or a channel; returns whether it was subscribed.
     ///
     /// # Errors
-    /// [`ChannelError::Unreachable`] for a channel on another node.
+    /// [`ChannelError::Unreachable`] for a channel on another node that cannot be
+    /// reached.
     pub async fn unsubscribe(
         &self,
         subscriber: impl Into<Subscriber>,
     ) -> Result<bool, ChannelError> {
-        let core = self.core()?;
         let subscriber = subscriber.into();
+        if let Repr::Remote(remote) = &self.repr {
+            let channel = remote.name.clone();
+            return match remote
+                .request(remote.default_timeout(), |req| {
+                    crate::net::frame::Frame::Unsubscribe {
+                        req,
+                        channel,
+                        subscriber,
+                    }
+                })
+                .await?
+            {
+                crate::net::frame::Answer::Done => Ok(true),
+                // Not subscribed, or the channel is gone (which unsubscribed everyone).
+                crate::net::frame::Answer::NotFound => Ok(false),
+                _ => Err(ChannelError::Unreachable),
+            };
+        }
+        let core = self.core()?;
         let mut st = core.state.lock();
         let before = st.subscribers.len();
         Arc::make_mut(&mut st.subscribers).retain(|s| *s != subscriber);

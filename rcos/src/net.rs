@@ -49,6 +49,7 @@
 
 pub(crate) mod codec;
 mod config;
+mod discovery;
 mod files;
 pub(crate) mod frame;
 pub(crate) mod handshake;
@@ -64,7 +65,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use codec::WireError;
-pub use config::{MAX_FRAME_LIMIT, MIN_SECRET_LEN, NodeConfig};
+pub use config::{
+    DEFAULT_BEACON_INTERVAL, DEFAULT_DISCOVERY_PORT, DiscoveryGroup, MAX_FRAME_LIMIT,
+    MIN_SECRET_LEN, NodeConfig,
+};
+pub use discovery::{DiscoveryStats, discovery_stats};
 pub use files::{FileError, SendFileOptions, del_file, send_file};
 pub(crate) use node::Node;
 pub(crate) use remote::{RemoteError, RemoteTask};
@@ -332,9 +337,16 @@ impl Handle {
         }
     }
 
-    /// Where this runtime listens, if it is a node.
+    /// Where peers reach this runtime, if it is a node: where it listens, or its
+    /// [`external_address`](NodeConfig::external_address) when it has one.
     pub fn location(&self) -> Option<Location> {
         self.node().map(|node| node.location())
+    }
+
+    /// The address this node's listener is actually bound to (the same as its
+    /// [`location`](Self::location) unless it has an external address).
+    pub fn bound_address(&self) -> Option<SocketAddr> {
+        self.node().map(|node| node.bound())
     }
 
     pub(crate) fn node(&self) -> Option<std::sync::Arc<Node>> {

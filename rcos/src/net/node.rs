@@ -29,6 +29,9 @@ pub(crate) struct Node {
     me: Identity,
     key: AuthKey,
     location: Location,
+    /// The address the listener is bound to (differs from `location` with an external
+    /// address).
+    bound: std::net::SocketAddr,
     clock: Clock,
     start: Instant,
     state: Mutex<NodeState>,
@@ -39,6 +42,8 @@ pub(crate) struct Node {
     preauth: AtomicUsize,
     /// Files being received.
     pub(crate) files: super::files::Files,
+    /// Discovery by beacons, when configured (see `discovery.rs`).
+    pub(crate) discovery: std::sync::OnceLock<Arc<super::discovery::Discovery>>,
 }
 
 #[derive(Default)]
@@ -62,7 +67,8 @@ impl Node {
     pub(crate) fn start(shared: &Arc<Shared>, config: NodeConfig) -> std::io::Result<Arc<Node>> {
         let secret = config.resolve_secret()?;
         let listener = TcpListener::bind(config.bind)?;
-        let location = Location(listener.local_addr()?);
+        let bound = listener.local_addr()?;
+        let location = Location(config.external.unwrap_or(bound));
         let listener = Async::new(listener)?;
         let me = Identity {
             name: config
@@ -77,6 +83,7 @@ impl Node {
             key: AuthKey::derive(&secret),
             me,
             location,
+            bound,
             clock: shared.clock.clone(),
             start: Instant::now(),
             state: Mutex::new(NodeState::default()),
@@ -85,6 +92,7 @@ impl Node {
             next_req: AtomicU64::new(1),
             preauth: AtomicUsize::new(0),
             files: super::files::Files::default(),
+            discovery: std::sync::OnceLock::new(),
             config,
         });
         let handle = crate::Handle {
@@ -102,6 +110,7 @@ impl Node {
             .name("rcos-net-heartbeat")
             .daemon(true)
             .spawn_on(&handle, move |_| async move { watching.watch_loop().await });
+        super::discovery::start(&node, &secret)?;
         tracing::info!(node = %node.me.name, %location, "node listening");
         Ok(node)
     }
@@ -116,6 +125,15 @@ impl Node {
 
     pub(crate) fn location(&self) -> Location {
         self.location
+    }
+
+    pub(crate) fn bound(&self) -> std::net::SocketAddr {
+        self.bound
+    }
+
+    /// This node's incarnation.
+    pub(crate) fn incarnation(&self) -> u64 {
+        self.me.incarnation
     }
 
     /// This node's name.
@@ -163,25 +181,55 @@ impl Node {
             }
             let node = self.clone();
             self.spawn_system("rcos-net-accept", move |_| async move {
-                let mut stream = stream;
                 let timeout = node.config.handshake_timeout;
-                let result = node
-                    .clock
-                    .timeout(
-                        timeout,
-                        handshake::server(&mut stream, &node.me, &node.key, true),
-                    )
-                    .await;
-                node.preauth.fetch_sub(1, Ordering::AcqRel);
-                match result {
-                    Ok(Ok(session)) => {
-                        let closer = shutdown_of(&stream);
-                        node.attach(session, stream, closer, false);
-                    }
-                    Ok(Err(error)) => log_refusal(from, &error),
-                    Err(_) => log_refusal(from, &WireError::Timeout),
+                let closer = shutdown_of(&stream);
+                #[cfg(feature = "tls")]
+                if let Some(tls) = node.config.tls.clone() {
+                    // TLS first, then the secret's handshake inside it.
+                    let attempt = async {
+                        let tcp = crate::io::TcpStream::from_async(
+                            stream,
+                            crate::io::DEFAULT_MAX_MESSAGE,
+                        );
+                        let mut stream = tls
+                            .acceptor
+                            .accept(tcp)
+                            .await
+                            .map_err(|e| tls_failed(None, &e))?;
+                        let session =
+                            handshake::server(&mut stream, &node.me, &node.key, true).await?;
+                        Ok((stream, session))
+                    };
+                    let result = node.clock.timeout(timeout, attempt).await.ok();
+                    node.accepted(from, result, closer);
+                    return;
                 }
+                let attempt = async {
+                    let mut stream = stream;
+                    let session = handshake::server(&mut stream, &node.me, &node.key, true).await?;
+                    Ok((stream, session))
+                };
+                let result = node.clock.timeout(timeout, attempt).await.ok();
+                node.accepted(from, result, closer);
             });
+        }
+    }
+
+    /// Takes an accepted connection whose handshake ended (`None`: timed out) into
+    /// service, or logs why it was refused.
+    fn accepted<S>(
+        self: &Arc<Self>,
+        from: std::net::SocketAddr,
+        result: Option<Result<(S, Session), WireError>>,
+        closer: Closer,
+    ) where
+        S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
+    {
+        self.preauth.fetch_sub(1, Ordering::AcqRel);
+        match result {
+            Some(Ok((stream, session))) => self.attach(session, stream, closer, false),
+            Some(Err(error)) => log_refusal(from, &error),
+            None => log_refusal(from, &WireError::Timeout),
         }
     }
 
@@ -231,25 +279,75 @@ impl Node {
 
     async fn dial(self: &Arc<Self>, location: Location) -> Result<u64, NetError> {
         let timeout = self.config.handshake_timeout;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.config.tls.clone() {
+            // TLS first, then the secret's handshake inside it.
+            let server_name = self
+                .config
+                .tls_server_name
+                .clone()
+                .unwrap_or_else(|| location.addr().ip().to_string());
+            let attempt = async {
+                let stream = Async::<std::net::TcpStream>::connect(location.0)
+                    .await
+                    .map_err(WireError::from)?;
+                let closer = shutdown_of(&stream);
+                let tcp = crate::io::TcpStream::from_async(stream, crate::io::DEFAULT_MAX_MESSAGE);
+                let mut stream = tls
+                    .connector
+                    .connect(&server_name, tcp)
+                    .await
+                    .map_err(|e| tls_failed(Some(location), &e))?;
+                // In TLS 1.3 a server that refuses the client's certificate says so
+                // after the client has finished: on the first read, here.
+                let session = handshake::client(&mut stream, &self.me, &self.key, true)
+                    .await
+                    .map_err(|e| match e {
+                        WireError::Io(_) | WireError::Closed => WireError::Protocol(format!(
+                            "{location} ended the connection after TLS ({e}): does it trust this node's certificate?"
+                        )),
+                        e => e,
+                    })?;
+                Ok((stream, session, closer))
+            };
+            let result = self.clock.timeout(timeout, attempt).await.ok();
+            return self.dialed(location, result);
+        }
         let attempt = async {
             let mut stream = Async::<std::net::TcpStream>::connect(location.0)
                 .await
                 .map_err(WireError::from)?;
-            let session = handshake::client(&mut stream, &self.me, &self.key, true).await?;
-            Ok::<_, WireError>((stream, session))
+            let closer = shutdown_of(&stream);
+            let session = handshake::client(&mut stream, &self.me, &self.key, true)
+                .await
+                .map_err(|e| speaks_tls(location, e))?;
+            Ok((stream, session, closer))
         };
-        match self.clock.timeout(timeout, attempt).await {
-            Ok(Ok((stream, session))) => {
+        let result = self.clock.timeout(timeout, attempt).await.ok();
+        self.dialed(location, result)
+    }
+
+    /// Takes a dialed connection whose handshake ended (`None`: timed out) into
+    /// service; returns the peer's incarnation.
+    fn dialed<S>(
+        self: &Arc<Self>,
+        location: Location,
+        result: Option<Result<(S, Session, Closer), WireError>>,
+    ) -> Result<u64, NetError>
+    where
+        S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
+    {
+        match result {
+            Some(Ok((stream, session, closer))) => {
                 let inc = session.peer.incarnation;
-                let closer = shutdown_of(&stream);
                 self.attach(session, stream, closer, true);
                 Ok(inc)
             }
-            Ok(Err(error)) => {
+            Some(Err(error)) => {
                 tracing::debug!(%location, %error, "connection failed");
                 Err(NetError::Wire(error))
             }
-            Err(_) => Err(NetError::Timeout),
+            None => Err(NetError::Timeout),
         }
     }
 
@@ -631,6 +729,9 @@ impl Node {
             peer.close_outbound();
         }
         self.pending.lock().clear();
+        if let Some(discovery) = self.discovery.get() {
+            discovery.stop();
+        }
     }
 
     /// The peer with this incarnation, if connected, connecting to `location` first if
@@ -1101,4 +1202,26 @@ fn shutdown_of(stream: &Async<std::net::TcpStream>) -> Closer {
 
 fn log_refusal(from: std::net::SocketAddr, error: &WireError) {
     tracing::warn!(%from, %error, "connection refused");
+}
+
+/// A failed TLS handshake, as a wire error that says so.
+#[cfg(feature = "tls")]
+fn tls_failed(peer: Option<Location>, error: &std::io::Error) -> WireError {
+    match peer {
+        Some(at) => WireError::Protocol(format!(
+            "TLS handshake with {at} failed: {error} (does it use TLS, with a certificate this node trusts?)"
+        )),
+        None => WireError::Protocol(format!("TLS handshake failed: {error}")),
+    }
+}
+
+/// A node without TLS that reached a node with TLS reads a TLS record (an alert or a
+/// handshake) where the preamble should be: says so, rather than "bad magic".
+fn speaks_tls(location: Location, error: WireError) -> WireError {
+    match error {
+        WireError::BadMagic([0x15 | 0x16, 0x03, _, _]) => WireError::Protocol(format!(
+            "{location} speaks TLS and this node does not: give it NodeConfig::tls"
+        )),
+        error => error,
+    }
 }

@@ -1,0 +1,271 @@
+//! Channels across nodes (locate, remote subscribe/unsubscribe, send, deliver with n),
+//! peer status notifications, `close_peer`, and a monitor told "node lost" when the
+//! connection is cut and does not come back.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rcos::channel::Channel;
+use rcos::net::{self, PeerStatus};
+use rcos::task::MonitorStatus;
+use rcos::{Exit, Interrupt, TaskRef};
+use rcos_tests::{PATIENCE, node, run};
+
+/// Collects `String`s until it has `n`, then returns them.
+fn collector(rt: &rcos::Runtime, n: usize) -> TaskRef {
+    rt.spawn(move |task| async move {
+        let mut got = Vec::new();
+        while got.len() < n {
+            got.push(task.receive_type::<String>().await?);
+        }
+        Ok::<_, Interrupt>(got)
+    })
+}
+
+fn collected(task: &TaskRef) -> Vec<String> {
+    let exit = task.value_timeout(PATIENCE).expect("the collector ended");
+    exit.value()
+        .unwrap()
+        .take::<Result<Vec<String>, Interrupt>>()
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn a_channel_reaches_local_and_remote_subscribers() {
+    let (a, b) = (node("ch-a"), node("ch-b"));
+    let at = a.location().unwrap();
+    let news = Channel::new_on(&a, "news").unwrap();
+    news.register().unwrap();
+    let local = collector(&a, 3);
+    let remote = collector(&b, 2);
+    run(&a, {
+        let (news, local) = (news.clone(), local.clone());
+        async move { news.subscribe(&local).await.unwrap() }
+    });
+    let remote2 = remote.clone();
+    let reached = run(&b, async move {
+        net::peer(at).await.unwrap();
+        // Found among the peers, without naming the node.
+        let news = Channel::locate("news", Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(news.name(), "news");
+        news.subscribe(&remote2).await.unwrap();
+        // Sent from `b`: both subscribers get it; deliver counts the tasks reached.
+        let reached = news
+            .deliver("one".to_string(), Duration::from_secs(10), 2)
+            .await
+            .unwrap();
+        news.send("two".to_string()).unwrap();
+        reached
+    });
+    assert_eq!(reached, 2);
+    // Once the remote subscriber has both, it is unsubscribed; a later message reaches
+    // only the local one.
+    assert_eq!(collected(&remote), ["one", "two"]);
+    let remote_ref = remote.clone();
+    let after = run(&b, async move {
+        let news = Channel::locate_at(at, "news", Duration::from_secs(10))
+            .await
+            .unwrap();
+        // It has ended: the channel dropped it already, or unsubscribing finds nothing.
+        let _ = news.unsubscribe(&remote_ref).await;
+        news.deliver("three".to_string(), Duration::from_secs(10), 0)
+            .await
+            .unwrap()
+    });
+    assert_eq!(after, 1);
+    assert_eq!(collected(&local), ["one", "two", "three"]);
+}
+
+#[test]
+fn deliver_with_n_waits_for_a_remote_subscriber() {
+    let (a, b) = (node("ch-c"), node("ch-d"));
+    let at = a.location().unwrap();
+    let chan = Channel::new_on(&a, "wait-for-two").unwrap();
+    chan.register().unwrap();
+    let local = collector(&a, 1);
+    let remote = collector(&b, 1);
+    run(&a, {
+        let (chan, local) = (chan.clone(), local.clone());
+        async move { chan.subscribe(&local).await.unwrap() }
+    });
+    // On `a`: wait for two subscribers (one is there).
+    let waiting = a.spawn({
+        let chan = chan.clone();
+        move |_| async move {
+            chan.deliver("both".to_string(), Duration::from_secs(30), 2)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    });
+    let remote2 = remote.clone();
+    run(&b, async move {
+        let chan = Channel::locate_at(at, "wait-for-two", Duration::from_secs(10))
+            .await
+            .unwrap();
+        chan.subscribe(&remote2).await.unwrap();
+    });
+    let exit = waiting.value_timeout(PATIENCE).expect("deliver returned");
+    let reached = exit
+        .value()
+        .unwrap()
+        .take::<Result<usize, String>>()
+        .unwrap()
+        .unwrap();
+    assert_eq!(reached, 2);
+    assert_eq!(collected(&local), ["both"]);
+    assert_eq!(collected(&remote), ["both"]);
+}
+
+#[test]
+fn peer_status_replays_current_peers_and_reports_offline() {
+    let (a, b) = (node("ps-a"), node("ps-b"));
+    let at = a.location().unwrap();
+    let a_name = "ps-a".to_string();
+    let statuses = run(&b, async move {
+        let me = TaskRef::current().unwrap();
+        net::peer_status(&me).unwrap();
+        net::peer(at).await.unwrap();
+        let online = me.receive_type::<PeerStatus>().await.unwrap();
+        // A task that subscribes later hears of the current peers at once.
+        let late = rcos::spawn(|task| async move {
+            net::peer_status(&task).unwrap();
+            task.receive_type::<PeerStatus>().await
+        });
+        let replayed = late.finish().await;
+        net::close_peer(at).await.unwrap();
+        let offline = me.receive_type::<PeerStatus>().await.unwrap();
+        assert!(net::peers().is_empty());
+        (online, replayed.is_returned(), offline)
+    });
+    let (online, replayed, offline) = statuses;
+    assert_eq!(online.location, at);
+    assert_eq!(online.name, a_name);
+    assert!(online.online);
+    assert!(replayed);
+    assert_eq!(offline.location, at);
+    assert!(!offline.online);
+}
+
+/// A TCP proxy whose connections can be cut at once, after which it refuses new ones.
+struct CuttableProxy {
+    addr: SocketAddr,
+    to: Arc<Mutex<Option<SocketAddr>>>,
+    cut: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl CuttableProxy {
+    /// A proxy that forwards to the address given later with `forward_to`.
+    fn new() -> CuttableProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let to: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
+        let cut = Arc::new(AtomicBool::new(false));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (to2, cut2, conns2) = (to.clone(), cut.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let target = *to2.lock().unwrap();
+                let Some(target) = target.filter(|_| !cut2.load(Ordering::SeqCst)) else {
+                    drop(client);
+                    continue;
+                };
+                let Ok(server) = TcpStream::connect(target) else {
+                    continue;
+                };
+                let mut list = conns2.lock().unwrap();
+                list.push(client.try_clone().unwrap());
+                list.push(server.try_clone().unwrap());
+                drop(list);
+                pump(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pump(server, client);
+            }
+        });
+        CuttableProxy {
+            addr,
+            to,
+            cut,
+            conns,
+        }
+    }
+
+    fn forward_to(&self, to: SocketAddr) {
+        *self.to.lock().unwrap() = Some(to);
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 << 10];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Both);
+    });
+}
+
+#[test]
+fn a_cut_connection_that_does_not_come_back_is_a_lost_node() {
+    // `a` is reachable only through the proxy: that is the address it announces, so
+    // once the proxy cuts, there is no way back.
+    let proxy = CuttableProxy::new();
+    let via = proxy.addr;
+    let a = rcos_tests::node_with(
+        "cut-a",
+        rcos::net::NodeConfig::new()
+            .secret(rcos_tests::SECRET)
+            .external_address(via),
+    );
+    let bound = a.bound_address().unwrap();
+    proxy.forward_to(bound);
+    assert_eq!(a.location().unwrap().addr(), via);
+    let b = node("cut-b");
+    let target = a.spawn(|task| async move { task.suspend(None).await.map(|_| ()) });
+    target.register("stays").unwrap();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let watcher = b.spawn(move |me| async move {
+        net::peer(via).await.map_err(|e| e.to_string())?;
+        let t = TaskRef::locate("stays", Duration::from_secs(10))
+            .await
+            .map_err(|e| e.to_string())?;
+        me.monitor(&t).map_err(|e| e.to_string())?;
+        // A round trip after the monitor request: it has reached `a`.
+        assert!(t.is_alive());
+        let _ = ready_tx.send(());
+        let status = me
+            .receive_type::<MonitorStatus>()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(status.exit.to_string())
+    });
+    ready_rx
+        .recv_timeout(PATIENCE)
+        .expect("the watcher is monitoring");
+    proxy.cut();
+    let exit = watcher.value_timeout(PATIENCE).expect("the watcher heard");
+    let exit = exit
+        .value()
+        .unwrap()
+        .take::<Result<String, String>>()
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit, Exit::NodeLost.to_string());
+    // `a` itself is fine, and its task still runs.
+    assert!(target.is_alive());
+}
