@@ -1,6 +1,8 @@
 //! A tour of rcos in one program: tasks spawned from `#[task]` functions, messages and
 //! `call`, selective receive, hot swapping a running server that keeps its queued
-//! messages, a monitor that sees a crash, and a supervisor that restarts a worker.
+//! messages, a monitor that sees a crash, a supervisor that restarts a worker, a
+//! channel with a transform, and two network nodes talking over loopback (locate,
+//! call, remote spawn, and a monitor told when the other node goes away).
 //! It prints a short narrated transcript.
 //!
 //! Run it with `cargo run --example tour`.
@@ -12,6 +14,8 @@
 use std::error::Error;
 use std::time::Duration;
 
+use rcos::channel::Channel;
+use rcos::net::NodeConfig;
 use rcos::supervisor::{ChildSpec, Supervisor};
 use rcos::task::MonitorStatus;
 use rcos::{Interrupt, Message, Request, TaskFn, TaskRef, task};
@@ -79,6 +83,30 @@ async fn counter_v2(task: TaskRef) -> Result<(), Interrupt> {
     }
 }
 // ANCHOR_END: counter_v2
+
+// ANCHOR: reader
+/// Reads headlines from a channel; returns how many it read once the paper is done.
+#[task]
+async fn reader(task: TaskRef, id: u32) -> u32 {
+    let mut read = 0;
+    while let Ok(headline) = task.receive_type::<String>().await {
+        println!("reader {id}: {headline}");
+        read += 1;
+        if headline == "LAST EDITION" {
+            break;
+        }
+    }
+    read
+}
+// ANCHOR_END: reader
+
+// ANCHOR: square
+/// Squares a number; `remote`, so another node can spawn it by name.
+#[task(remote)]
+async fn square(_task: TaskRef, n: u64) -> u64 {
+    n * n
+}
+// ANCHOR_END: square
 
 // ANCHOR: worker
 /// Tells the boss it is up, then does jobs until it swallows poison.
@@ -190,9 +218,73 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     );
     // ANCHOR_END: section5
 
-    // == 6. Channels: a later section of the tour slots in here.
+    // ANCHOR: section6
+    println!("== 6. Channels");
+    let news = Channel::new("news")?;
+    // A transform sees every message first: it may change it, or drop it (None).
+    news.set_transform(|_channel: &str, headline: String| {
+        (!headline.contains("boring")).then(|| headline.to_uppercase())
+    })?;
+    let readers: Vec<TaskRef> = (1..=2).map(|i| reader::spawn(i)).collect();
+    for r in &readers {
+        news.subscribe(r).await?;
+    }
+    let reached = news.deliver("rcos tour reaches channels".to_string(), PATIENCE, 2).await?;
+    news.send("a boring headline".to_string())?; // dropped by the transform
+    news.send("last edition".to_string())?;
+    println!("main: the first headline reached {reached} readers");
+    for r in &readers {
+        let read = r.finish().await.get::<u32>().unwrap_or(0);
+        println!("main: {r} read {read} headlines");
+    }
+    // ANCHOR_END: section6
 
-    // == 7. Two nodes over loopback: a later section of the tour slots in here.
+    // ANCHOR: section7
+    println!("== 7. Two nodes over loopback");
+    // Two more runtimes in this program, each a network node on 127.0.0.1 (a random
+    // port) with the same secret; in real life, two programs on two machines.
+    let node = |name: &str| {
+        rcos::Runtime::builder()
+            .name(name.to_string())
+            .workers(1)
+            .node(
+                NodeConfig::new()
+                    .secret(b"the tour's shared secret, 32 bytes".to_vec())
+                    .heartbeat(Duration::from_millis(200), 3)
+                    .reconnect_grace(Duration::from_millis(300)),
+            )
+            .build()
+    };
+    let (alpha, beta) = (node("alpha")?, node("beta")?);
+    let at = alpha.location().ok_or("alpha is a node")?;
+    counter::spawn_on(&alpha).register("shared-counter")?;
+    println!("main: alpha listens at {at}; beta connects");
+    // Code running on beta: the same API as for local tasks.
+    let main_task = me.clone();
+    let on_beta = beta.spawn(move |me| async move {
+        rcos::net::peer(at).await?;
+        let remote = TaskRef::locate("shared-counter", PATIENCE).await?;
+        remote.send(Add(40))?;
+        remote.send(Add(2))?;
+        let total: u64 = remote.call(Total, PATIENCE).await?;
+        println!("beta: {remote} (on alpha) says the total is {total}");
+        let squared = rcos::Handle::current()
+            .ok_or("beta runs tasks")?
+            .spawn_at(at, square, (12,))
+            .await?;
+        let value = squared.finish().await.get::<u64>();
+        println!("beta: spawned {squared} on alpha, which returned {value:?}");
+        me.monitor(&remote)?;
+        main_task.send("beta is watching".to_string())?;
+        let status = me.receive_type::<MonitorStatus>().await?;
+        println!("beta: {} ended: {}", status.task, status.exit);
+        Ok::<_, Box<dyn Error + Send + Sync>>(())
+    });
+    let note = me.receive_type_timeout::<String>(PATIENCE).await?;
+    println!("main: {}; alpha shuts down", note.as_deref().unwrap_or("no word from beta"));
+    drop(alpha);
+    on_beta.finish().await;
+    // ANCHOR_END: section7
 
     println!("== Done");
     Ok(())
