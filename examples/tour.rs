@@ -225,11 +225,13 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     news.set_transform(|_channel: &str, headline: String| {
         (!headline.contains("boring")).then(|| headline.to_uppercase())
     })?;
-    let readers: Vec<TaskRef> = (1..=2).map(|i| reader::spawn(i)).collect();
+    let readers: Vec<TaskRef> = (1..=2).map(reader::spawn).collect();
     for r in &readers {
         news.subscribe(r).await?;
     }
-    let reached = news.deliver("rcos tour reaches channels".to_string(), PATIENCE, 2).await?;
+    let reached = news
+        .deliver("rcos tour reaches channels".to_string(), PATIENCE, 2)
+        .await?;
     news.send("a boring headline".to_string())?; // dropped by the transform
     news.send("last edition".to_string())?;
     println!("main: the first headline reached {reached} readers");
@@ -281,7 +283,10 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         Ok::<_, Box<dyn Error + Send + Sync>>(())
     });
     let note = me.receive_type_timeout::<String>(PATIENCE).await?;
-    println!("main: {}; alpha shuts down", note.as_deref().unwrap_or("no word from beta"));
+    println!(
+        "main: {}; alpha shuts down",
+        note.as_deref().unwrap_or("no word from beta")
+    );
     drop(alpha);
     on_beta.finish().await;
     // ANCHOR_END: section7

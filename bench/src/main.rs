@@ -12,6 +12,7 @@
 mod floor;
 mod memory;
 mod rcos_impl;
+mod remote;
 
 use std::time::Duration;
 
@@ -24,6 +25,8 @@ pub(crate) struct Sizes {
     pub(crate) fanin_each: usize,
     pub(crate) broadcast: usize,
     pub(crate) idle: usize,
+    pub(crate) remote_oneway: usize,
+    pub(crate) remote_rtt: usize,
     pub(crate) repeats: usize,
 }
 
@@ -34,6 +37,8 @@ const FULL: Sizes = Sizes {
     fanin_each: 1_000_000,
     broadcast: 100_000,
     idle: 100_000,
+    remote_oneway: 1_000_000,
+    remote_rtt: 100_000,
     repeats: 5,
 };
 
@@ -44,6 +49,8 @@ const QUICK: Sizes = Sizes {
     fanin_each: 250_000,
     broadcast: 20_000,
     idle: 100_000,
+    remote_oneway: 200_000,
+    remote_rtt: 20_000,
     repeats: 3,
 };
 
@@ -143,6 +150,19 @@ fn run_child(args: &[String]) {
         FULL
     };
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    if let Some(remote) = workload.strip_prefix("remote_") {
+        // Two nodes (one worker each) or two raw sockets: no thread-count variants.
+        let run = || match (remote, imp_name) {
+            ("oneway", "rcos") => remote::rcos_oneway(sizes.remote_oneway),
+            ("oneway", _) => remote::floor_oneway(sizes.remote_oneway),
+            (_, "rcos") => remote::rcos_roundtrip(sizes.remote_rtt),
+            _ => remote::floor_roundtrip(sizes.remote_rtt),
+        };
+        let _ = run();
+        let fig = median((0..sizes.repeats).map(|_| run()).collect());
+        println!("{},{}", fig.value, fig.unit.label());
+        return;
+    }
     let imp: Box<dyn Implementation> = match imp_name {
         "rcos" => Box::new(rcos_impl::Rcos::new(workers)),
         "rcos-1t" => Box::new(rcos_impl::Rcos::new(1)),
@@ -213,6 +233,8 @@ fn main() {
         "call",
         "fanin_4x",
         "broadcast_100",
+        "remote_oneway",
+        "remote_rtt",
     ];
 
     let mut rows: Vec<(String, Vec<(String, Figure)>)> = Vec::new();
@@ -221,7 +243,11 @@ fn main() {
             continue;
         }
         let mut row = Vec::new();
+        let remote = workload.starts_with("remote_");
         for name in &chosen {
+            if remote && name.ends_with("-1t") {
+                continue;
+            }
             // Each implementation runs each workload in a fresh process: no idle
             // threads, warm caches or allocator state of another one in the way.
             let fig = child_figure(workload, name, quick);

@@ -189,5 +189,76 @@ def architecture():
     svg.write("architecture.svg")
 
 
+def handshake():
+    """The sequence diagram of a connection between two nodes: preambles, hellos, the
+    two HMAC proofs, then records with a MAC and a sequence number."""
+    svg = Svg(960, 720)
+    left, right = 230, 730  # the two lifelines
+    svg.text(480, 34, "Connecting two nodes: the handshake (rcos protocol 1.x)", size=16,
+             weight="bold")
+    for x, title, sub in [(left, "dialing node", "connect, peer, locate_at, ..."),
+                          (right, "accepting node", "listening at its location")]:
+        svg.rect(x - 110, 52, 220, 46, TASK_FILL, TASK_LINE)
+        svg.text(x, 72, title, size=13, weight="bold")
+        svg.text(x, 89, sub, size=11, color=MUTED)
+        svg.line(x, 98, x, 690, RUNTIME_LINE, dash="4 4", width=1.4)
+
+    def arrow(y, label, detail=None, to_right=True, color=TASK_LINE, marker="arrow-task",
+              dash=None):
+        x1, x2 = (left, right - 4) if to_right else (right, left + 4)
+        svg.line(x1, y, x2, y, color, dash=dash, arrow=marker)
+        svg.text((left + right) / 2, y - 7, label, size=12, mono=True, color=INK)
+        if detail:
+            svg.text((left + right) / 2, y + 16, detail, size=11, color=MUTED)
+
+    def note(x, y, lines, anchor="end"):
+        for i, line in enumerate(lines):
+            svg.text(x, y + i * 15, line, size=11, anchor=anchor, color=MUTED)
+
+    # Phase 0: TCP, and TLS when configured.
+    arrow(128, "TCP connect", to_right=True, color=RUNTIME_LINE, marker="arrow-ink",
+          dash="5 4")
+    svg.rect(left + 10, 146, right - left - 20, 34, SUPERVISOR_FILL, SUPERVISOR_LINE, rx=6,
+             dash="6 4")
+    svg.text((left + right) / 2, 168, "only with NodeConfig::tls: TLS 1.3, both certificates checked",
+             size=11, color=SUPERVISOR_LINE)
+
+    # Phase 1: preambles.
+    arrow(214, "\"RCOS\" major=1 minor=0", "8 bytes: magic and version, checked first")
+    arrow(258, "\"RCOS\" major=1 minor=0", to_right=False)
+    note(left - 12, 222, ["wrong magic or", "major version:", "closed at once"])
+    note(right + 12, 222, ["both use the lower", "minor version"], anchor="start")
+
+    # Phase 2: hellos.
+    arrow(310, "Hello { name, incarnation, listen, nonce Nc }",
+          "a record of at most 4 KiB; Nc = 32 fresh random bytes")
+    arrow(362, "Hello { name, incarnation, listen, nonce Ns }", to_right=False)
+    arrow(404, "Auth { HMAC(K, \"rcos v1 server auth\" ‖ T) }", to_right=False,
+          color=MONITOR_LINE, marker="arrow-monitor")
+    note(right + 12, 300, ["K = HKDF-SHA256(", "  salt \"rcos secret v1\",", "  the secret)",
+                           "T = magic ‖ major ‖", "  len ‖ client hello ‖", "  len ‖ server hello"],
+         anchor="start")
+    note(left - 12, 420, ["checks the server's", "proof (constant time);", "a wrong one: closed"])
+    arrow(458, "Auth { HMAC(K, \"rcos v1 client auth\" ‖ T) }", color=MONITOR_LINE,
+          marker="arrow-monitor")
+    note(right + 12, 466, ["checks the client's", "proof; a wrong one:", "closed"], anchor="start")
+    svg.text((left + right) / 2, 494, "the whole handshake must end within 5 s (handshake_timeout)",
+             size=11, color=MUTED)
+
+    # Phase 3: session keys and records.
+    svg.rect(left - 100, 512, right - left + 200, 46, WORKER_FILL, RUNTIME_LINE, rx=6)
+    svg.text((left + right) / 2, 531, "both derive per-direction keys: HKDF-SHA256(salt Nc ‖ Ns, K)",
+             size=12)
+    svg.text((left + right) / 2, 548, "→ \"rcos v1 client to server\" and \"rcos v1 server to client\"",
+             size=11, mono=True, color=MUTED)
+    arrow(594, "len:u32 ‖ CBOR frames ‖ HMAC(k_c→s, seq ‖ frames)",
+          "seq = 0, 1, 2, ... per direction, never sent: a record replayed, dropped or reordered fails")
+    arrow(646, "len:u32 ‖ CBOR frames ‖ HMAC(k_s→c, seq ‖ frames)", to_right=False)
+    svg.text((left + right) / 2, 680, "frames: Send, Deliver, Monitor, Locate, Answer, Ping/Pong, Goodbye, ...",
+             size=11, color=MUTED)
+    svg.write("handshake.svg")
+
+
 if __name__ == "__main__":
     architecture()
+    handshake()

@@ -416,7 +416,14 @@ impl Channel {
         false
     }
 
-    /// The number of direct subscribers (tasks and channels).
+    /// The number of direct subscribers, tasks and channels, as they stand in the
+    /// subscription list: a subscribed channel counts as one however many tasks it
+    /// reaches, and a subscribed task counts whether or not it is alive — a task that
+    /// has ended stays subscribed (and counted here) until a [`send`](Self::send) finds
+    /// it gone, or a [`deliver`](Self::deliver) with `n > 0` counts live subscribers,
+    /// either of which unsubscribes it. This is not the number `deliver` compares with
+    /// its `n` (that one counts only live tasks, through nested channels). 0 for a
+    /// closed channel and for a channel on another node.
     pub fn subscribers(&self) -> usize {
         self.core()
             .map_or(0, |core| core.state.lock().subscribers.len())
@@ -434,13 +441,34 @@ impl Channel {
         self.send_envelope(Envelope::new_shared(msg)).map(|_| ())
     }
 
-    /// Sends `msg` once at least `n` subscribers are subscribed (waiting up to
-    /// `timeout` for them) and returns how many tasks it reached, summed through nested
-    /// channels — pycos's `deliver`. Returns 0 if `n` subscribers did not come in time.
-    /// With `n == 0` it sends to the current subscribers at once.
+    /// Sends `msg` once at least `n` live tasks would receive it, waiting up to
+    /// `timeout` for them, and returns how many tasks it reached — pycos's `deliver`.
+    ///
+    /// - **Who counts toward `n`**: the live end points, that is the subscribed tasks
+    ///   that are alive ([`TaskRef::is_alive`]: a task on another node counts while its
+    ///   node is connected), direct ones and, summed, those of nested channels (a task
+    ///   subscribed through two paths counts twice, as it gets the message twice). A
+    ///   subscribed channel counts the live tasks it reaches, not itself: a closed one
+    ///   counts none. Subscribed tasks of this runtime found ended while counting are
+    ///   unsubscribed, here and in the nested channels, as a `send` would do.
+    /// - **Waiting**: while fewer than `n` count, `deliver` waits, counting again
+    ///   whenever a subscriber joins this channel or a channel nested in it. If `n`
+    ///   have not come when `timeout` has passed, nothing is sent and it returns
+    ///   `Ok(0)`. With `n == 0` it neither counts nor waits: it sends at once, like
+    ///   [`send`](Self::send).
+    /// - **The result**: the number of tasks the message was queued for, summed through
+    ///   nested channels (as [`send_envelope`](Self::send_envelope) counts them). It
+    ///   may be more than `n`, or fewer if, after the count, a task ended, a bounded
+    ///   mailbox was full, or a transform dropped the message.
+    ///
+    /// For a channel on another node, the request goes to that node, which runs this
+    /// same `deliver` there.
     ///
     /// # Errors
-    /// [`ChannelError::Closed`] if the channel was closed.
+    /// [`ChannelError::Closed`] if the channel is closed, or is closed while `deliver`
+    /// waits: [`close`](Self::close) ends a waiting `deliver` at once. For a channel on
+    /// another node, [`ChannelError::Closed`] also if that node has no channel of that
+    /// name, and [`ChannelError::Unreachable`] if the node cannot be reached.
     pub async fn deliver<M: Message + Clone + Sync>(
         &self,
         msg: M,
@@ -480,24 +508,49 @@ impl Channel {
             return match answer {
                 crate::net::frame::Answer::Count(count) => Ok(count as usize),
                 crate::net::frame::Answer::NotFound => Err(ChannelError::Closed),
+                // The owning node's `deliver` failed: closed there, before or while it
+                // waited.
+                crate::net::frame::Answer::Failed(why)
+                    if why == ChannelError::Closed.to_string() =>
+                {
+                    Err(ChannelError::Closed)
+                }
                 _ => Err(ChannelError::Unreachable),
             };
         }
         let core = self.core()?;
-        let enough = async {
-            loop {
-                if core.state.lock().subscribers.len() >= n {
-                    return;
+        if n > 0 {
+            let enough = async {
+                loop {
+                    // Listeners first (on this channel and every nested one), then the
+                    // count and the closed flag: a join or a close after the count
+                    // wakes one of them.
+                    let mut listeners = Vec::new();
+                    let live = core.live_end_points(0, &mut listeners);
+                    if core.state.lock().closed {
+                        return Err(ChannelError::Closed);
+                    }
+                    if live >= n {
+                        return Ok(());
+                    }
+                    std::future::poll_fn(|cx| {
+                        let woken = listeners
+                            .iter_mut()
+                            .any(|l| std::pin::Pin::new(l).poll(cx).is_ready());
+                        if woken {
+                            std::task::Poll::Ready(())
+                        } else {
+                            std::task::Poll::Pending
+                        }
+                    })
+                    .await;
                 }
-                let listener = core.joined.listen();
-                if core.state.lock().subscribers.len() >= n {
-                    return;
-                }
-                listener.await;
+            };
+            match core.rt.clock.timeout(timeout, enough).await {
+                Ok(Ok(())) => {}
+                Ok(Err(closed)) => return Err(closed),
+                Err(_) => return Ok(0),
             }
-        };
-        if core.rt.clock.timeout(timeout, enough).await.is_err() {
-            return Ok(0);
         }
         self.send_envelope(env)
     }
@@ -566,8 +619,13 @@ impl Channel {
         }
     }
 
-    /// Closes the channel: it forgets its subscribers and its name, and later sends and
-    /// subscriptions fail with [`ChannelError::Closed`].
+    /// Closes the channel: it forgets its subscribers and its name; later sends,
+    /// delivers and subscriptions fail with [`ChannelError::Closed`], and a
+    /// [`deliver`](Self::deliver) waiting for subscribers on this channel returns
+    /// `Err(ChannelError::Closed)` at once. A `deliver` waiting on a channel this one is
+    /// subscribed to goes on waiting (for up to its timeout), since this channel now
+    /// counts no live tasks. Messages already queued in subscribers' mailboxes stay
+    /// there. Does nothing to a channel on another node.
     pub fn close(&self) {
         let Ok(core) = self.core() else { return };
         let subscribers = {
@@ -615,6 +673,50 @@ impl Channel {
 }
 
 impl ChannelCore {
+    /// The number of live tasks a message sent now would be queued for (without the
+    /// transform's say): live task subscribers, plus, summed, those of the channel
+    /// subscribers of this runtime (others, and closed ones, count none). Unsubscribes
+    /// the subscribed tasks of this runtime that have ended, on the way. Registers a
+    /// listener for joins (and the close) of each channel visited in `listeners`,
+    /// before reading its subscribers.
+    fn live_end_points(
+        &self,
+        depth: usize,
+        listeners: &mut Vec<event_listener::EventListener>,
+    ) -> usize {
+        if depth > MAX_DEPTH {
+            return 0;
+        }
+        listeners.push(self.joined.listen());
+        let subscribers = {
+            let st = self.state.lock();
+            if st.closed {
+                return 0;
+            }
+            st.subscribers.clone()
+        };
+        let mut live = 0;
+        let mut ended = Vec::new();
+        for subscriber in subscribers.iter() {
+            match subscriber {
+                Subscriber::Task(task) if task.is_alive() => live += 1,
+                // Ended for sure; a task elsewhere that is not connected may come back.
+                Subscriber::Task(task) if task.is_local() => ended.push(subscriber.clone()),
+                Subscriber::Task(_) => {}
+                Subscriber::Channel(channel) => {
+                    if let Ok(core) = channel.core() {
+                        live += core.live_end_points(depth + 1, listeners);
+                    }
+                }
+            }
+        }
+        if !ended.is_empty() {
+            let mut st = self.state.lock();
+            Arc::make_mut(&mut st.subscribers).retain(|s| !ended.contains(s));
+        }
+        live
+    }
+
     /// Applies the transform and delivers to every subscriber; returns the number of
     /// tasks reached.
     fn fan_out(&self, env: Envelope, depth: usize) -> usize {

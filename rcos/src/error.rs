@@ -22,6 +22,9 @@ pub enum SendErrorKind {
     Unreachable,
     /// No acknowledgement arrived within the timeout of a `deliver`.
     Timeout,
+    /// The message, encoded, is larger than a node accepts in one frame
+    /// ([`NodeConfig::max_frame`](crate::net::NodeConfig::max_frame)); it was not sent.
+    TooLarge,
 }
 
 impl fmt::Display for SendErrorKind {
@@ -31,6 +34,7 @@ impl fmt::Display for SendErrorKind {
             SendErrorKind::Full => "the receiving task's mailbox is full",
             SendErrorKind::Unreachable => "the receiving task cannot be reached",
             SendErrorKind::Timeout => "delivery was not acknowledged in time",
+            SendErrorKind::TooLarge => "the message is larger than a node accepts in one frame",
         })
     }
 }

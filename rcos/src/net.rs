@@ -144,6 +144,9 @@ pub enum NetError {
     Timeout,
     /// The peer is not connected (or was lost).
     NotConnected(Location),
+    /// The request, encoded, is larger than one frame may be
+    /// ([`NodeConfig::max_frame`]); it was not sent.
+    TooLarge,
 }
 
 impl fmt::Display for NetError {
@@ -153,6 +156,7 @@ impl fmt::Display for NetError {
             NetError::Wire(e) => write!(f, "{e}"),
             NetError::Timeout => f.write_str("no answer in time"),
             NetError::NotConnected(at) => write!(f, "no connection to {at}"),
+            NetError::TooLarge => f.write_str("the request is larger than one frame may be"),
         }
     }
 }

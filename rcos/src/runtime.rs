@@ -157,13 +157,17 @@ impl Runtime {
 
     fn shutdown(&self) {
         let shared = &self.handle.shared;
+        if shared.sched.is_shut_down() {
+            return;
+        }
+        // While the workers still run: the node's writers send what is queued.
+        if let Some(node) = shared.net.get() {
+            node.stop();
+        }
         if shared.sched.shutdown.swap(true, Ordering::AcqRel) {
             return;
         }
         tracing::debug!(runtime = %shared.node, "runtime shutting down");
-        if let Some(node) = shared.net.get() {
-            node.stop();
-        }
         shared.sched.wake_all();
         let threads = std::mem::take(&mut *self.threads.lock());
         let me = std::thread::current().id();

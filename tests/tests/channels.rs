@@ -1,5 +1,5 @@
-//! Broadcast channels: fan-out order, hierarchies, transforms, deliver(n), cycles,
-//! ended subscribers.
+//! Broadcast channels: fan-out order, hierarchies, transforms, deliver(n) (counting
+//! live end points, ended by a close), cycles, ended subscribers.
 
 use std::time::Duration;
 
@@ -309,4 +309,216 @@ fn a_channel_survives_a_round_trip_through_serialization() {
     assert_eq!(back.to_string(), ch.to_string());
     back.register().unwrap();
     assert!(ch.is_registered());
+}
+
+#[test]
+fn closing_a_channel_ends_a_waiting_deliver_at_once() {
+    let rt = det(80);
+    run(&rt, async {
+        let ch = Channel::new("closing").unwrap();
+        // One live subscriber; deliver waits for two.
+        let sub = collector();
+        ch.subscribe(&sub).await.unwrap();
+        let closer = {
+            let ch = ch.clone();
+            rcos::spawn(move |_| async move {
+                rcos::time::sleep(Duration::from_secs(2)).await;
+                ch.close();
+            })
+        };
+        let start = rcos::time::now();
+        // A timeout beyond the test's (virtual) patience: only the close can end it.
+        assert_eq!(
+            ch.deliver(1u32, Duration::from_secs(1_000_000), 2).await,
+            Err(ChannelError::Closed)
+        );
+        assert_eq!(rcos::time::now() - start, Duration::from_secs(2));
+        closer.finish().await;
+        // On a channel closed already, a deliver that would wait fails at once too.
+        let start = rcos::time::now();
+        assert_eq!(
+            ch.deliver(2u32, Duration::from_secs(10), 1).await,
+            Err(ChannelError::Closed)
+        );
+        assert_eq!(rcos::time::now(), start);
+        // Nothing was sent.
+        sub.send(0u32).unwrap();
+        assert_eq!(collected(&sub).await, Vec::<u32>::new());
+    });
+}
+
+#[test]
+fn closing_a_channel_ends_a_waiting_deliver_on_a_real_clock() {
+    let rt = rt2();
+    run(&rt, async {
+        let ch = Channel::new("closing-real").unwrap();
+        let waiter = {
+            let ch = ch.clone();
+            rcos::spawn(move |_| async move {
+                let start = std::time::Instant::now();
+                let result = ch.deliver(1u32, Duration::from_secs(3_600), 1).await;
+                (result, start.elapsed())
+            })
+        };
+        // Let it start waiting, then close.
+        rcos::time::sleep(Duration::from_millis(50)).await;
+        ch.close();
+        let (result, waited) = waiter
+            .finish()
+            .await
+            .value()
+            .unwrap()
+            .take::<(Result<usize, ChannelError>, Duration)>()
+            .unwrap();
+        assert_eq!(result, Err(ChannelError::Closed));
+        assert!(waited < Duration::from_secs(20), "waited {waited:?}");
+    });
+}
+
+#[test]
+fn closing_a_remote_channel_ends_a_waiting_deliver_there() {
+    let (a, b) = (rcos_tests::node("chc-a"), rcos_tests::node("chc-b"));
+    let at = a.location().unwrap();
+    let ch = Channel::new_on(&a, "closing-remote").unwrap();
+    ch.register().unwrap();
+    let waiter = b.spawn(move |_| async move {
+        rcos::net::peer(at).await.unwrap();
+        let ch = Channel::locate_at(at, "closing-remote", Duration::from_secs(10))
+            .await
+            .unwrap();
+        let start = std::time::Instant::now();
+        let result = ch.deliver(1u32, Duration::from_secs(3_600), 1).await;
+        (result, start.elapsed())
+    });
+    // Close once the deliver waits on `a` (its request runs there as a system task).
+    run(&a, async move {
+        rcos::time::sleep(Duration::from_millis(300)).await;
+        ch.close();
+    });
+    let exit = waiter
+        .value_timeout(rcos_tests::PATIENCE)
+        .expect("deliver returned");
+    let (result, waited) = exit
+        .value()
+        .unwrap()
+        .take::<(Result<usize, ChannelError>, Duration)>()
+        .unwrap();
+    assert_eq!(result, Err(ChannelError::Closed));
+    assert!(waited < Duration::from_secs(20), "waited {waited:?}");
+}
+
+#[test]
+fn an_ended_subscriber_does_not_count_toward_n() {
+    let rt = det(81);
+    run(&rt, async {
+        let ch = Channel::new("dead-and-alive").unwrap();
+        let dead = rcos::spawn(|_| async {});
+        ch.subscribe(&dead).await.unwrap();
+        dead.finish().await;
+        // `subscribers()` lists it still: nothing has found it gone yet.
+        assert_eq!(ch.subscribers(), 1);
+        let live = collector();
+        let joiner = {
+            let (ch, live) = (ch.clone(), live.clone());
+            rcos::spawn(move |_| async move {
+                rcos::time::sleep(Duration::from_secs(3)).await;
+                // The waiting deliver has unsubscribed the ended task.
+                let before = ch.subscribers();
+                ch.subscribe(&live).await.unwrap();
+                before
+            })
+        };
+        let start = rcos::time::now();
+        assert_eq!(
+            ch.deliver(1u32, Duration::from_secs(10), 1).await.unwrap(),
+            1
+        );
+        assert_eq!(rcos::time::now() - start, Duration::from_secs(3));
+        assert_eq!(joiner.finish().await.get::<usize>(), Some(0));
+        assert_eq!(ch.subscribers(), 1);
+        // And with nobody live coming, the wait times out: nothing sent, 0.
+        let other = Channel::new("only-dead").unwrap();
+        other.subscribe(&dead).await.unwrap();
+        let start = rcos::time::now();
+        assert_eq!(
+            other
+                .deliver(2u32, Duration::from_secs(2), 1)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(rcos::time::now() - start, Duration::from_secs(2));
+        assert_eq!(other.subscribers(), 0);
+        ch.send(0u32).unwrap();
+        assert_eq!(collected(&live).await, [1]);
+    });
+}
+
+#[test]
+fn deliver_counts_live_end_points_through_nested_channels() {
+    let rt = det(82);
+    run(&rt, async {
+        let top = Channel::new("n-top").unwrap();
+        let mid = Channel::new("n-mid").unwrap();
+        top.subscribe(&mid).await.unwrap();
+        // A subscribed channel with no live task under it does not count.
+        let start = rcos::time::now();
+        assert_eq!(
+            top.deliver(1u32, Duration::from_secs(2), 1).await.unwrap(),
+            0
+        );
+        assert_eq!(rcos::time::now() - start, Duration::from_secs(2));
+
+        // An ended task under the nested channel does not count either; a live task
+        // joining the nested channel (not `top`) ends the wait.
+        let dead = rcos::spawn(|_| async {});
+        mid.subscribe(&dead).await.unwrap();
+        dead.finish().await;
+        let (b, c) = (collector(), collector());
+        let joiner = {
+            let (mid, b) = (mid.clone(), b.clone());
+            rcos::spawn(move |_| async move {
+                rcos::time::sleep(Duration::from_secs(3)).await;
+                mid.subscribe(&b).await.unwrap();
+            })
+        };
+        let start = rcos::time::now();
+        assert_eq!(
+            top.deliver(2u32, Duration::from_secs(10), 1).await.unwrap(),
+            1
+        );
+        assert_eq!(rcos::time::now() - start, Duration::from_secs(3));
+        joiner.finish().await;
+        // The nested channel's ended subscriber was unsubscribed by the count.
+        assert_eq!(mid.subscribers(), 1);
+
+        // Two live tasks under one subscribed channel count two, at once.
+        mid.subscribe(&c).await.unwrap();
+        assert_eq!(top.subscribers(), 1);
+        let start = rcos::time::now();
+        assert_eq!(
+            top.deliver(3u32, Duration::from_secs(10), 2).await.unwrap(),
+            2
+        );
+        assert_eq!(rcos::time::now(), start);
+
+        // A closed nested channel counts none: the wait for one more times out.
+        let side = Channel::new("n-side").unwrap();
+        let d = collector();
+        side.subscribe(&d).await.unwrap();
+        top.subscribe(&side).await.unwrap();
+        side.close();
+        let start = rcos::time::now();
+        assert_eq!(
+            top.deliver(4u32, Duration::from_secs(2), 3).await.unwrap(),
+            0
+        );
+        assert_eq!(rcos::time::now() - start, Duration::from_secs(2));
+
+        top.send(0u32).unwrap();
+        assert_eq!(collected(&b).await, [2, 3]);
+        assert_eq!(collected(&c).await, [3]);
+        d.send(0u32).unwrap();
+        assert_eq!(collected(&d).await, Vec::<u32>::new());
+    });
 }

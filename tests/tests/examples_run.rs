@@ -141,9 +141,28 @@ fn tour() {
         "sending it poison",
         "restarted as worker/",
         "worker alive: false",
+        "== 6. Channels",
+        "the first headline reached 2 readers",
+        "== 7. Two nodes over loopback",
+        "(on alpha) says the total is 42",
+        "on alpha, which returned Some(144)",
+        "beta is watching; alpha shuts down",
+        "ended: its node was lost",
         "== Done",
     ]);
     assert!(out.stdout.contains("total 36"), "{}", out.stdout);
+    // Both readers read both headlines that passed the transform, not the boring one.
+    assert_eq!(
+        out.stdout.matches("read 2 headlines").count(),
+        2,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.to_lowercase().contains("boring"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -323,4 +342,207 @@ fn deterministic() {
     assert_eq!(seed1.len(), 2);
     assert_eq!(seed1[0], seed1[1], "the same seed, the same order");
     out.find("advanced the clock by 90s");
+}
+
+#[test]
+fn channels() {
+    let out = run("channels", &[]);
+    // Each subscriber prints its result after the `None` that follows the numbers.
+    out.in_order(&[
+        "== sum and product",
+        "sent 1.500000",
+        "sent 3.000000",
+        "sum: 7.250000",
+    ]);
+    out.in_order(&["sent 3.000000", "prod: 5.062500", "== a transform"]);
+    // Channel and direct messages in one mailbox, in the order they were sent; the
+    // shouting was dropped by the transform, the number passed it unchanged.
+    out.in_order(&[
+        "== a transform",
+        "listener: [chat] ada: hello",
+        "listener: a direct message, between two channel messages",
+        "listener: the number 7",
+        "listener: [chat] bob left",
+        "listener: end",
+        "the listener received 5 messages",
+        "deliver(n = 1) reached 1 task(s)",
+        r#"the reader got Some("extra! extra!")"#,
+        "deliver(n = 2) reached 0 task(s) after its timeout",
+        r#"second channel "alerts": a channel named "alerts" exists already"#,
+        "send after close: the channel is closed",
+        "a new channel takes the name: alerts@",
+    ]);
+    assert!(!out.stdout.contains("HELLO"), "{}", out.stdout);
+}
+
+#[test]
+fn channel_hierarchy() {
+    let out = run("channel_hierarchy", &[]);
+    out.in_order(&[
+        "company reached 4 people",
+        "engineering reached 2 people",
+        "sales reached 1 person",
+        "engineering -> company: refused, a cycle",
+        "sales -> sales: refused: the subscription would make a cycle",
+        r#"linus heard ["all hands at ten", "the build is green"]"#,
+        "engineering has 2 subscribers",
+        "company reached 3 people; engineering now has 1 subscriber",
+        r#"ceo heard ["all hands at ten", "welcome, Grace"]"#,
+        r#"ada heard ["all hands at ten", "the build is green", "welcome, Grace"]"#,
+        r#"zig heard ["all hands at ten", "quarter closed", "welcome, Grace"]"#,
+    ]);
+}
+
+#[test]
+fn sync_lock() {
+    let out = run("sync_lock", &[]);
+    out.in_order(&[
+        "without a lock: balance",
+        "with a lock:    balance 100 ",
+        "acquire again: the caller already holds this lock",
+        "another task's release: the lock is not held by the caller",
+        "another task's acquire_timeout: timed out waiting",
+        "after the guard is dropped: locked false",
+        "after release(): locked false",
+        "a Lock taken twice: the caller already holds this lock",
+    ]);
+    // Each report's three lines follow its title, never mixed with another report's.
+    let lines = out.lines();
+    for title in ["A", "B", "C"] {
+        let at = out.find(&format!("report {title} (lock depth 1)"));
+        for (i, line) in ["first", "second", "third"].iter().enumerate() {
+            let expected = format!("{title}: {line} line (lock depth 2)");
+            assert_eq!(lines[at + 1 + i].trim(), expected, "{}", out.stdout);
+        }
+    }
+}
+
+#[test]
+fn sync_semaphore() {
+    let out = run("sync_semaphore", &[]);
+    let started: Vec<&str> = out
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("download "))
+        .collect();
+    assert_eq!(started.len(), 6, "{}", out.stdout);
+    for line in started {
+        assert!(
+            line.ends_with("(1 running)") || line.ends_with("(2 running)"),
+            "more than 2 at once: {line}"
+        );
+    }
+    out.in_order(&[
+        "6 downloads wait for the start signal",
+        "all done; at most 2 ran at once with 2 permits",
+        "free permits: 0",
+        "a third permit: timed out waiting",
+        "try_acquire: None",
+        "wait_timeout on a clear event: false",
+        "wait_timeout on a set event: true",
+    ]);
+}
+
+#[test]
+fn sync_condition() {
+    let out = run("sync_condition", &[]);
+    let took = out.lines().iter().filter(|l| l.contains(" took ")).count();
+    // 12 "x took N" lines and 2 "consumer x took K items" lines.
+    assert_eq!(took, 14, "{}", out.stdout);
+    out.in_order(&["every item taken once: true", "the buffer held at most"]);
+    let high = out.number_after("the buffer held at most");
+    assert!((1.0..=3.0).contains(&high), "capacity 3, held {high}");
+    assert!(!out.stdout.contains("giving up"), "{}", out.stdout);
+}
+
+#[test]
+fn thread_pool() {
+    let out = run("thread_pool", &[]);
+    // Blocking the only worker stops the ticker; the pool does not.
+    let on_worker = out.number_after("on the worker: 42 rows; meanwhile the ticker ticked");
+    let on_pool = out.number_after("on the pool:   42 rows; meanwhile the ticker ticked");
+    assert!(
+        on_worker <= 1.0,
+        "the ticker ran while the worker was blocked: {on_worker}"
+    );
+    assert!(
+        on_pool >= 3.0,
+        "the ticker was stopped by the pool: {on_pool}"
+    );
+    out.in_order(&[
+        "a panicking function: the blocking function panicked: the driver crashed",
+        "the pool goes on: 20! = 2432902008176640000",
+        "the task gave up waiting: true",
+        "after join, the function finished: true",
+        "run after terminate: the thread pool was terminated",
+    ]);
+}
+
+#[test]
+fn unix_echo() {
+    let out = run("unix_echo", &[]);
+    out.in_order(&[
+        r#"client: sent "hello", got back "hello""#,
+        r#"client: sent "", got back """#,
+        r#"client: sent "a message is delivered whole, or not at all", got back "a message"#,
+        "server: 3 messages echoed; the client closed the connection",
+        "greedy client: the server cut the connection",
+        "server: 0 messages echoed; refused a message of 4096 bytes: message of 4096 bytes \
+         exceeds the limit of 1024 bytes",
+    ]);
+}
+
+#[test]
+fn tls_echo() {
+    let out = run("tls_echo", &[]);
+    out.in_order(&[
+        r#"client: got back "hello""#,
+        r#"client: got back "over TLS""#,
+        "client: the server presented 1 certificate(s)",
+        "server: 2 messages echoed over TLS",
+        "suspicious client: handshake failed: invalid peer certificate",
+        "server: handshake failed",
+    ]);
+}
+
+#[test]
+fn files() {
+    let out = run("files", &[]);
+    // 1 line from `create`, then 3 tasks x 5 appended entries, none lost.
+    out.find(r#"16 lines, 15 entries; first: Some("log opened")"#);
+    // What the chunks added up to is the size of the file.
+    let line = out.lines()[out.find("chunks of up to 64; the file has")];
+    let read: f64 = line.split(' ').next().unwrap().parse().unwrap();
+    assert_eq!(read, out.number_after("the file has"), "{line}");
+    assert!(read > 0.0);
+    out.find("opening a missing file: NotFound");
+}
+
+#[test]
+fn node_config() {
+    let out = run("node_config", &[]);
+    // The Debug form of the configuration shows the options, never the secret.
+    out.in_order(&[
+        "NodeConfig {",
+        "max_frame: 4194304,",
+        "heartbeat_interval: 500ms,",
+        "heartbeat_misses: 6,",
+        "beacon_interval: 2s,",
+        "tls: true,",
+    ]);
+    let listening = out.find("alpha listening at ");
+    assert!(
+        !out.lines()[..listening].iter().any(|l| l.contains("secret")),
+        "{}",
+        out.stdout
+    );
+    let line = out.lines()[listening];
+    let alpha = line.rsplit(' ').next().unwrap();
+    assert!(alpha.starts_with("127.0.0.1:"), "{line}");
+    out.in_order(&[
+        "alpha listening at ",
+        &format!("beta's peers, over TLS: {alpha}"),
+        "gateway: location 203.0.113.7:9705, bound to 127.0.0.1:",
+        "open: refused: a node listening on 0.0.0.0:0 needs a secret of at least 16 bytes",
+    ]);
 }

@@ -269,3 +269,57 @@ fn a_cut_connection_that_does_not_come_back_is_a_lost_node() {
     // `a` itself is fine, and its task still runs.
     assert!(target.is_alive());
 }
+
+#[test]
+fn only_registered_channels_are_found_from_another_node() {
+    let (a, b) = (node("reg-a"), node("reg-b"));
+    let at = a.location().unwrap();
+    let private = Channel::new_on(&a, "private").unwrap();
+    let found = run(&b, async move {
+        Channel::locate_at(at, "private", Duration::from_millis(300)).await.is_ok()
+    });
+    assert!(!found, "an unregistered channel was found from another node");
+    private.register().unwrap();
+    let found = run(&b, async move {
+        Channel::locate_at(at, "private", Duration::from_secs(10)).await.is_ok()
+    });
+    assert!(found);
+}
+
+/// Counts the messages it gets until a `()`.
+#[rcos::task]
+async fn count_until_unit(task: TaskRef) -> u32 {
+    let mut n = 0;
+    while let Ok(msg) = task.receive().await {
+        if msg.is::<()>() {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn a_message_too_large_for_a_frame_is_refused_and_the_connection_lives_on() {
+    let (a, b) = (node("big-a"), node("big-b"));
+    let at = a.location().unwrap();
+    count_until_unit::spawn_on(&a).register("counter").unwrap();
+    let counted = run(&b, async move {
+        let t = TaskRef::locate_at(at, "counter", Duration::from_secs(10)).await.unwrap();
+        t.send(vec![1u8; 10]).unwrap();
+        // 2 MiB is over the default 1 MiB frame limit: refused here, with the message.
+        let err = t.send(vec![7u8; 2 << 20]).unwrap_err();
+        assert_eq!(err.kind(), rcos::SendErrorKind::TooLarge);
+        assert_eq!(err.into_inner().len(), 2 << 20);
+        let err = t
+            .deliver(vec![7u8; 2 << 20], Duration::from_secs(10))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), rcos::SendErrorKind::TooLarge);
+        // The connection is intact: what follows arrives.
+        t.send(vec![2u8; 10]).unwrap();
+        t.deliver((), Duration::from_secs(10)).await.unwrap();
+        t.finish().await.get::<u32>()
+    });
+    assert_eq!(counted, Some(2));
+}

@@ -23,6 +23,9 @@ use crate::task::{Exit, MonitorStatus};
 use crate::time::Clock;
 use crate::util::{Mutex, Slot, SlotFiller};
 
+/// How long a stopping node waits for frames already queued to be written.
+const STOP_FLUSH: Duration = Duration::from_millis(500);
+
 pub(crate) struct Node {
     shared: Weak<Shared>,
     config: NodeConfig,
@@ -167,7 +170,10 @@ impl Node {
     async fn accept_loop(self: Arc<Self>, listener: Async<TcpListener>) {
         loop {
             let (stream, from) = match listener.accept().await {
-                Ok(accepted) => accepted,
+                Ok(accepted) => {
+                    no_delay(&accepted.0);
+                    accepted
+                }
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
                     crate::time::sleep(Duration::from_millis(50)).await;
@@ -206,7 +212,9 @@ impl Node {
                 }
                 let attempt = async {
                     let mut stream = stream;
-                    let session = handshake::server(&mut stream, &node.me, &node.key, true).await?;
+                    let session = handshake::server(&mut stream, &node.me, &node.key, true)
+                        .await
+                        .map_err(|e| speaks_tls(from, e))?;
                     Ok((stream, session))
                 };
                 let result = node.clock.timeout(timeout, attempt).await.ok();
@@ -291,6 +299,7 @@ impl Node {
                 let stream = Async::<std::net::TcpStream>::connect(location.0)
                     .await
                     .map_err(WireError::from)?;
+                no_delay(&stream);
                 let closer = shutdown_of(&stream);
                 let tcp = crate::io::TcpStream::from_async(stream, crate::io::DEFAULT_MAX_MESSAGE);
                 let mut stream = tls
@@ -317,6 +326,7 @@ impl Node {
             let mut stream = Async::<std::net::TcpStream>::connect(location.0)
                 .await
                 .map_err(WireError::from)?;
+            no_delay(&stream);
             let closer = shutdown_of(&stream);
             let session = handshake::client(&mut stream, &self.me, &self.key, true)
                 .await
@@ -383,7 +393,11 @@ impl Node {
                 existing.connected.store(true, Ordering::Release);
                 (existing, epoch, false)
             } else {
-                let peer = Arc::new(Peer::new(identity.clone(), self.config.outbound_limit));
+                let peer = Arc::new(Peer::new(
+                    identity.clone(),
+                    self.config.outbound_limit,
+                    self.config.max_frame,
+                ));
                 peer.replace_closer(closer);
                 peer.connected.store(true, Ordering::Release);
                 if let Some(location) = peer.location {
@@ -709,29 +723,38 @@ impl Node {
     }
 
     async fn flushed(&self, peer: &Peer) {
-        while peer.has_outbound() {
+        // Until the writer has written (not merely taken) what was queued.
+        while peer.is_flushing() {
             crate::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
     /// Stops the node: closes every connection (on runtime shutdown).
     pub(crate) fn stop(&self) {
+        if let Some(discovery) = self.discovery.get() {
+            discovery.stop(); // first: no beacon starts a connection from now on
+        }
         let peers: Vec<Arc<Peer>> = {
             let mut st = self.state.lock();
             st.stopped = true;
             st.wanted.clear();
             st.peers.drain().map(|(_, p)| p).collect()
         };
-        for peer in peers {
+        // Say goodbye, and give what is already queued (answers, replies, the last
+        // messages) a moment to leave before the connections close.
+        for peer in &peers {
             let _ = peer.push(&Frame::Goodbye);
+        }
+        let deadline = Instant::now() + STOP_FLUSH;
+        while peers.iter().any(|p| p.is_flushing()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for peer in peers {
             peer.connected.store(false, Ordering::Release);
             peer.close_connection();
             peer.close_outbound();
         }
         self.pending.lock().clear();
-        if let Some(discovery) = self.discovery.get() {
-            discovery.stop();
-        }
     }
 
     /// The peer with this incarnation, if connected, connecting to `location` first if
@@ -776,10 +799,14 @@ impl Node {
             self.pending.lock().remove(&req);
             peer.requests.lock().retain(|r| *r != req);
         });
-        if peer.push(&make(req)).is_err() {
-            return Err(NetError::NotConnected(
-                peer.location.unwrap_or(self.location),
-            ));
+        match peer.push(&make(req)) {
+            Ok(()) => {}
+            Err(crate::SendErrorKind::TooLarge) => return Err(NetError::TooLarge),
+            Err(_) => {
+                return Err(NetError::NotConnected(
+                    peer.location.unwrap_or(self.location),
+                ));
+            }
         }
         match self.clock.timeout(timeout, slot.wait()).await {
             Ok(Some(answer)) => Ok(answer),
@@ -906,9 +933,10 @@ impl Node {
             }
             Frame::Locate { req, name, channel } => {
                 let answer = if channel {
-                    match shared.channels.get(&name) {
-                        Some(core) => Answer::Channel(Channel::from_core(core)),
-                        None => Answer::NotFound,
+                    // Only channels published with `register` are found from afar.
+                    match shared.channels.get(&name).map(Channel::from_core) {
+                        Some(channel) if channel.is_registered() => Answer::Channel(channel),
+                        _ => Answer::NotFound,
                     }
                 } else {
                     match shared.names.get(&name) {
@@ -1188,6 +1216,14 @@ impl Node {
     }
 }
 
+/// Turns Nagle's algorithm off: the writer already gathers frames into records, and a
+/// request must not wait for the peer's delayed acknowledgement (40 ms on Linux).
+fn no_delay(stream: &Async<std::net::TcpStream>) {
+    if let Err(error) = stream.get_ref().set_nodelay(true) {
+        tracing::debug!(%error, "TCP_NODELAY not set");
+    }
+}
+
 /// Shuts a connection's socket down, ending its reader and writer.
 pub(crate) type Closer = Box<dyn Fn() + Send + Sync>;
 
@@ -1215,12 +1251,12 @@ fn tls_failed(peer: Option<Location>, error: &std::io::Error) -> WireError {
     }
 }
 
-/// A node without TLS that reached a node with TLS reads a TLS record (an alert or a
+/// A node without TLS that meets a node with TLS reads a TLS record (an alert or a
 /// handshake) where the preamble should be: says so, rather than "bad magic".
-fn speaks_tls(location: Location, error: WireError) -> WireError {
+fn speaks_tls(peer: impl std::fmt::Display, error: WireError) -> WireError {
     match error {
         WireError::BadMagic([0x15 | 0x16, 0x03, _, _]) => WireError::Protocol(format!(
-            "{location} speaks TLS and this node does not: give it NodeConfig::tls"
+            "{peer} speaks TLS and this node does not (see NodeConfig::tls)"
         )),
         error => error,
     }

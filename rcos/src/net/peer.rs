@@ -36,6 +36,8 @@ pub(crate) struct Peer {
     /// Which connection is current; a reader or writer of an older one stops.
     pub(crate) epoch: AtomicU64,
     pub(crate) connected: AtomicBool,
+    /// Set while the writer holds frames it took from the queue and has not flushed.
+    writing: AtomicBool,
     /// Monitors that local tasks hold on this peer's tasks: (monitor, target).
     pub(crate) watched: Mutex<Vec<(TaskRef, TaskRef)>>,
     /// Requests sent to this peer and not answered yet.
@@ -43,10 +45,12 @@ pub(crate) struct Peer {
     /// Shuts the current connection's socket down.
     closer: Mutex<Option<super::node::Closer>>,
     limit: usize,
+    /// The largest frame this node writes (and, by default, peers accept).
+    max_frame: usize,
 }
 
 impl Peer {
-    pub(crate) fn new(identity: Identity, limit: usize) -> Peer {
+    pub(crate) fn new(identity: Identity, limit: usize, max_frame: usize) -> Peer {
         let location = identity.listen.map(Location::from);
         Peer {
             identity,
@@ -56,10 +60,12 @@ impl Peer {
             last_heard: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             connected: AtomicBool::new(false),
+            writing: AtomicBool::new(false),
             watched: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
             closer: Mutex::new(None),
             limit,
+            max_frame,
         }
     }
 
@@ -69,6 +75,17 @@ impl Peer {
         if let Err(error) = super::codec::encode_frame(frame, &mut bytes) {
             tracing::error!(%error, "a frame did not encode");
             return Err(SendErrorKind::Unreachable);
+        }
+        if bytes.len() > self.max_frame {
+            // The peer would refuse the record and drop the connection with it: refuse
+            // this one frame here instead.
+            tracing::warn!(
+                peer = %self.identity.name,
+                len = bytes.len(),
+                max = self.max_frame,
+                "frame too large: not sent"
+            );
+            return Err(SendErrorKind::TooLarge);
         }
         {
             let mut out = self.out.lock();
@@ -125,6 +142,11 @@ impl Peer {
     /// Whether frames wait to be written.
     pub(crate) fn has_outbound(&self) -> bool {
         !self.out.lock().frames.is_empty()
+    }
+
+    /// Whether frames wait to be written or are being written.
+    pub(crate) fn is_flushing(&self) -> bool {
+        self.is_connected() && (self.writing.load(Ordering::Acquire) || self.has_outbound())
     }
 }
 
@@ -208,6 +230,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 return Ok(());
             }
             out.bytes = 0;
+            peer.writing
+                .store(!out.frames.is_empty(), Ordering::Release);
             std::mem::take(&mut out.frames)
         };
         if frames.is_empty() {
@@ -224,10 +248,15 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
             continue;
         }
-        for frame in frames {
-            writer.push_encoded(&frame).await?;
-        }
-        writer.flush().await?;
+        let written = async {
+            for frame in frames {
+                writer.push_encoded(&frame).await?;
+            }
+            writer.flush().await
+        };
+        let result = written.await;
+        peer.writing.store(false, Ordering::Release);
+        result?;
     }
 }
 

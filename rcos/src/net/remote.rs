@@ -39,6 +39,7 @@ pub(crate) fn kind_code(kind: SendErrorKind) -> u8 {
         SendErrorKind::Full => 2,
         SendErrorKind::Timeout => 3,
         SendErrorKind::Unreachable => 4,
+        SendErrorKind::TooLarge => 5,
     }
 }
 
@@ -47,6 +48,7 @@ pub(crate) fn kind_of(code: u8) -> SendErrorKind {
         1 => SendErrorKind::Ended,
         2 => SendErrorKind::Full,
         3 => SendErrorKind::Timeout,
+        5 => SendErrorKind::TooLarge,
         _ => SendErrorKind::Unreachable,
     }
 }
@@ -119,6 +121,7 @@ impl RemoteTask {
             Ok(Answer::SendFailed(code)) => Err(kind_of(code)),
             Ok(_) => Err(SendErrorKind::Unreachable),
             Err(super::NetError::Timeout) => Err(SendErrorKind::Timeout),
+            Err(super::NetError::TooLarge) => Err(SendErrorKind::TooLarge),
             Err(_) => Err(SendErrorKind::Unreachable),
         }
     }
