@@ -83,12 +83,15 @@ pub enum RpsError {
     AlreadyPublished(String),
     /// No node (here or among the peers) published the service within the timeout.
     NotFound(String),
-    /// The service was found but could not be asked (it closed, or its node was lost).
+    /// The service could not be asked: the request was not sent (its node cannot be
+    /// reached).
     Unreachable(String),
     /// The service refused to start a task, for this reason (e.g. the arguments did
     /// not decode as the function's argument types).
     Refused(String),
-    /// The service did not answer within the timeout.
+    /// The service did not answer within the timeout — it may have been closed since
+    /// it was found, or its node may have gone (a node does not answer for tasks that
+    /// no longer exist).
     Timeout,
 }
 

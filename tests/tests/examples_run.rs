@@ -532,7 +532,9 @@ fn node_config() {
     ]);
     let listening = out.find("alpha listening at ");
     assert!(
-        !out.lines()[..listening].iter().any(|l| l.contains("secret")),
+        !out.lines()[..listening]
+            .iter()
+            .any(|l| l.contains("secret")),
         "{}",
         out.stdout
     );

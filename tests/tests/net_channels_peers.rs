@@ -276,12 +276,19 @@ fn only_registered_channels_are_found_from_another_node() {
     let at = a.location().unwrap();
     let private = Channel::new_on(&a, "private").unwrap();
     let found = run(&b, async move {
-        Channel::locate_at(at, "private", Duration::from_millis(300)).await.is_ok()
+        Channel::locate_at(at, "private", Duration::from_millis(300))
+            .await
+            .is_ok()
     });
-    assert!(!found, "an unregistered channel was found from another node");
+    assert!(
+        !found,
+        "an unregistered channel was found from another node"
+    );
     private.register().unwrap();
     let found = run(&b, async move {
-        Channel::locate_at(at, "private", Duration::from_secs(10)).await.is_ok()
+        Channel::locate_at(at, "private", Duration::from_secs(10))
+            .await
+            .is_ok()
     });
     assert!(found);
 }
@@ -305,7 +312,9 @@ fn a_message_too_large_for_a_frame_is_refused_and_the_connection_lives_on() {
     let at = a.location().unwrap();
     count_until_unit::spawn_on(&a).register("counter").unwrap();
     let counted = run(&b, async move {
-        let t = TaskRef::locate_at(at, "counter", Duration::from_secs(10)).await.unwrap();
+        let t = TaskRef::locate_at(at, "counter", Duration::from_secs(10))
+            .await
+            .unwrap();
         t.send(vec![1u8; 10]).unwrap();
         // 2 MiB is over the default 1 MiB frame limit: refused here, with the message.
         let err = t.send(vec![7u8; 2 << 20]).unwrap_err();

@@ -206,3 +206,28 @@ fn a_runtime_that_is_not_a_node_cannot_send_files() {
     });
     assert!(matches!(result, Err(FileError::NotANode)), "{result:?}");
 }
+
+#[test]
+fn chunks_fit_a_small_frame_limit() {
+    let (src, dest) = (Folder::new("src6"), Folder::new("dest6"));
+    let small = |name: &str, dest: Option<&Path>| {
+        let config = NodeConfig::new().secret(SECRET).max_frame(64 << 10);
+        node_with(
+            name,
+            match dest {
+                Some(d) => config.dest_path(d),
+                None => config,
+            },
+        )
+    };
+    let a = small("files-j", None);
+    let b = small("files-k", Some(&dest.0));
+    let at = b.location().unwrap();
+    let bytes = content(300 << 10, 9);
+    let file = write(&src.0, "wide.bin", &bytes);
+    let sent = run(&a, async move {
+        send_file(at, &file, SendFileOptions::new()).await
+    });
+    assert_eq!(sent.unwrap(), bytes.len() as u64);
+    assert_eq!(std::fs::read(dest.0.join("wide.bin")).unwrap(), bytes);
+}

@@ -247,7 +247,7 @@ impl NodeConfig {
     }
 
     /// The address peers should use to reach this node, when it differs from the bound
-    /// one (behind NAT or a forwarding proxy; pycos's `ext_ip_addr`). It becomes the
+    /// one (behind NAT or a forwarding proxy; pycos's `ext_host`). It becomes the
     /// node's [`location`](crate::Handle::location) and is what peers reconnect to.
     pub fn external_address(mut self, addr: impl Into<SocketAddr>) -> Self {
         self.external = Some(addr.into());

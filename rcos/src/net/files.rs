@@ -493,7 +493,9 @@ pub async fn send_file(
         other => return Err(FileError::Refused(format!("unexpected answer {other:?}"))),
     };
     let mut file = async_fs::File::open(path).await.map_err(FileError::Io)?;
-    let mut buf = vec![0; CHUNK];
+    // A chunk and its frame's few header bytes must fit in one frame.
+    let chunk = CHUNK.min(node.config().max_frame.saturating_sub(256).max(1024));
+    let mut buf = vec![0; chunk];
     let mut offset = 0u64;
     loop {
         let mut filled = 0;

@@ -609,17 +609,27 @@ impl Node {
     async fn watch_loop(self: Arc<Self>) {
         let interval = self.config.heartbeat_interval;
         let limit = peer::silence_limit(interval, self.config.heartbeat_misses).as_millis() as u64;
+        let tick = (interval / 2).as_millis() as u64;
+        let (mut last_tick, mut baseline) = (self.now_ms(), 0u64);
         loop {
             crate::time::sleep(interval / 2).await;
             let now = self.now_ms();
+            // This node itself ran late (its threads were busy or the machine was):
+            // silence over that stretch says nothing about the peers, so it is not
+            // counted against them.
+            if now.saturating_sub(last_tick) > tick + limit / 2 {
+                tracing::debug!(late_ms = now - last_tick - tick, "heartbeat check ran late");
+                baseline = now;
+            }
+            last_tick = now;
             let silent: Vec<Arc<Peer>> = self
                 .state
                 .lock()
                 .peers
                 .values()
                 .filter(|p| {
-                    p.is_connected()
-                        && now.saturating_sub(p.last_heard.load(Ordering::Acquire)) > limit
+                    let heard = p.last_heard.load(Ordering::Acquire).max(baseline);
+                    p.is_connected() && now.saturating_sub(heard) > limit
                 })
                 .cloned()
                 .collect();

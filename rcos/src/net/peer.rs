@@ -98,7 +98,7 @@ impl Peer {
             out.bytes += bytes.len();
             out.frames.push_back(bytes);
         }
-        crate::util::notify(&self.out_ready, 1);
+        crate::runtime::scheduler::wake_stealable(|| crate::util::notify(&self.out_ready, 1));
         Ok(())
     }
 

@@ -106,7 +106,7 @@ impl Scheduler {
                 // timer or socket, on a worker thread that is waiting for I/O) must
                 // go through the shared queue and wake a worker.
                 Some(ctx) if ctx.running.get() && Arc::ptr_eq(&ctx.shared, shared) => {
-                    if info.woken_while_running {
+                    if info.woken_while_running || NO_LIFO.get() {
                         // The task yielded: it goes to the back, not to the front.
                         ctx.local.push(runnable);
                         self.notify();
@@ -225,6 +225,22 @@ impl Scheduler {
                 .as_ref()
                 .is_some_and(|d| !d.lock().ready.is_empty())
     }
+}
+
+thread_local! {
+    /// Set while waking tasks that must not wait in this worker's LIFO slot.
+    static NO_LIFO: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `wake` so that the tasks it wakes go to this worker's queue, where idle workers
+/// can steal them, rather than to its LIFO slot, which only this worker runs, and only
+/// once the running task yields. For wakes of I/O tasks (a connection's writer) by a
+/// task that may go on for long (one sending many messages).
+pub(crate) fn wake_stealable<R>(wake: impl FnOnce() -> R) -> R {
+    let before = NO_LIFO.replace(true);
+    let out = wake();
+    NO_LIFO.set(before);
+    out
 }
 
 /// One worker's own state, kept in a thread-local on its thread.
