@@ -39,9 +39,16 @@ impl Floor {
         }
     }
 
-    fn run<T: Send + 'static>(&self, f: impl Future<Output = T> + Send + 'static) -> T {
+    pub(crate) fn run<T: Send + 'static>(&self, f: impl Future<Output = T> + Send + 'static) -> T {
         let task = self.ex.spawn(f);
         async_io::block_on(task)
+    }
+}
+
+impl Floor {
+    /// The executor, for workloads that spawn more than one task.
+    pub(crate) fn executor(&self) -> Arc<Executor<'static>> {
+        self.ex.clone()
     }
 }
 

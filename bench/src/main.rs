@@ -13,6 +13,7 @@ mod floor;
 mod memory;
 mod rcos_impl;
 mod remote;
+mod sockets;
 
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ pub(crate) struct Sizes {
     pub(crate) idle: usize,
     pub(crate) remote_oneway: usize,
     pub(crate) remote_rtt: usize,
+    pub(crate) socket_rtt: usize,
     pub(crate) repeats: usize,
 }
 
@@ -39,6 +41,7 @@ const FULL: Sizes = Sizes {
     idle: 100_000,
     remote_oneway: 1_000_000,
     remote_rtt: 100_000,
+    socket_rtt: 100_000,
     repeats: 5,
 };
 
@@ -51,6 +54,7 @@ const QUICK: Sizes = Sizes {
     idle: 100_000,
     remote_oneway: 200_000,
     remote_rtt: 20_000,
+    socket_rtt: 20_000,
     repeats: 3,
 };
 
@@ -150,6 +154,18 @@ fn run_child(args: &[String]) {
         FULL
     };
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    if workload == "socket_rtt" {
+        let run = || match imp_name {
+            "rcos" => sockets::rcos_roundtrip(sizes.socket_rtt, workers),
+            "rcos-1t" => sockets::rcos_roundtrip(sizes.socket_rtt, 1),
+            "floor" => sockets::floor_roundtrip(sizes.socket_rtt, workers),
+            _ => sockets::floor_roundtrip(sizes.socket_rtt, 1),
+        };
+        let _ = run();
+        let fig = median((0..sizes.repeats).map(|_| run()).collect());
+        println!("{},{}", fig.value, fig.unit.label());
+        return;
+    }
     if let Some(remote) = workload.strip_prefix("remote_") {
         // Two nodes (one worker each) or two raw sockets: no thread-count variants.
         let run = || match (remote, imp_name) {
@@ -233,6 +249,7 @@ fn main() {
         "call",
         "fanin_4x",
         "broadcast_100",
+        "socket_rtt",
         "remote_oneway",
         "remote_rtt",
     ];
