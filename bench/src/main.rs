@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p rcos-bench             # full run, median of 5
 //! cargo run --release -p rcos-bench -- --quick  # smaller counts, median of 3
+//! cargo run --release -p rcos-bench -- --pycos  # also pycos's netpycos, remote workloads
 //! ```
 //!
 //! Besides the table it prints one line per figure,
@@ -297,6 +298,78 @@ fn main() {
     rows.push(("idle_memory".to_string(), row));
 
     print_table(&rows);
+    if args.iter().any(|a| a == "--pycos") {
+        pycos_side_by_side(&rows, quick);
+    }
+}
+
+/// Runs pycos's netpycos on the remote workloads (`bench/pycos/run.sh`, which installs
+/// pycos into a virtual environment on first use) and prints its figures beside rcos's.
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+fn pycos_side_by_side(rows: &[(String, Vec<(String, Figure)>)], quick: bool) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/pycos/run.sh");
+    // pycos is slow: fewer messages keep its run under a minute.
+    let (n, m) = if quick {
+        ("20000", "1000")
+    } else {
+        ("100000", "5000")
+    };
+    let out = match std::process::Command::new("bash")
+        .args([script, n, m])
+        .output()
+    {
+        Ok(out) if out.status.success() => out,
+        Ok(out) => {
+            eprintln!(
+                "pycos not measured: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return;
+        }
+        Err(error) => {
+            eprintln!("pycos not measured: {error}");
+            return;
+        }
+    };
+    println!();
+    println!(
+        "{:<16} {:>16} {:>16} {:>10}",
+        "workload", "rcos", "pycos 4.12", "pycos/rcos"
+    );
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let parts: Vec<&str> = line.split(',').collect();
+        let [_, _, workload, value, unit] = parts[..] else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else {
+            continue;
+        };
+        println!("{line}");
+        let rcos = rows
+            .iter()
+            .find(|(w, _)| w == workload)
+            .and_then(|(_, figs)| figs.first())
+            .map(|(_, f)| *f);
+        let ratio = rcos.map_or(String::new(), |r| {
+            let times = if r.unit.lower_is_better() {
+                value / r.value
+            } else {
+                r.value / value
+            };
+            format!("{times:.0}x")
+        });
+        println!(
+            "{:<16} {:>16} {:>16} {:>10}",
+            workload,
+            rcos.map_or(String::new(), |r| format!(
+                "{:.1} {}",
+                r.value,
+                r.unit.label()
+            )),
+            format!("{value:.4} {unit}"),
+            ratio
+        );
+    }
 }
 
 #[allow(clippy::print_stdout)]

@@ -10,12 +10,84 @@ use crate::channel::{Channel, Subscriber};
 use crate::message::{Envelope, Message};
 use crate::task::Exit;
 
-/// A message in transit: its wire name and its CBOR encoding.
+/// A message in transit: its wire name, its CBOR encoding and, when the sender was
+/// inside a `tracing` span, that span's identity.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct WireMsg {
     pub(crate) name: String,
     #[serde(with = "serde_bytes")]
     pub(crate) bytes: Vec<u8>,
+    /// Absent when the sender had no span (and from nodes that do not send it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) span: Option<WireSpan>,
+}
+
+/// The sender's span, as the receiving node records it: the span it opens for the
+/// message names the sender's node, span and span id, so that logs of both nodes can
+/// be joined.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct WireSpan {
+    /// The span's name at the sender (for a message that already crossed nodes, the
+    /// name of the span it started in).
+    pub(crate) name: String,
+    /// The span's id at the sender's subscriber.
+    pub(crate) id: u64,
+    /// The node the span was opened on.
+    pub(crate) node: String,
+}
+
+impl WireSpan {
+    /// The wire form of `span`, if a subscriber records it.
+    fn of(span: &tracing::Span) -> Option<WireSpan> {
+        let id = span.id()?;
+        let name = span.metadata()?.name();
+        if name == REMOTE_SPAN {
+            // Crossing again: pass the origin on rather than the local stand-in.
+            let origin = remote_origins().lock().get(&id.into_u64()).cloned();
+            if let Some(origin) = origin {
+                return Some(origin);
+            }
+        }
+        let node = crate::runtime::context::current_shared()
+            .map(|shared| shared.node.name.to_string())
+            .unwrap_or_default();
+        Some(WireSpan {
+            name: name.to_string(),
+            id: id.into_u64(),
+            node,
+        })
+    }
+
+    /// The span the receiving node opens for a message from the sender's span.
+    fn open(&self) -> tracing::Span {
+        let span = tracing::info_span!(
+            "rcos.remote",
+            remote.node = %self.node,
+            remote.span = %self.name,
+            remote.span_id = self.id,
+        );
+        if let Some(id) = span.id() {
+            let mut origins = remote_origins().lock();
+            if origins.len() >= 1024 {
+                origins.clear();
+            }
+            origins.insert(id.into_u64(), self.clone());
+        }
+        span
+    }
+}
+
+/// The name of the span a node opens for a message from another node.
+const REMOTE_SPAN: &str = "rcos.remote";
+
+/// The origins of recent `rcos.remote` spans (by span id), so that a message sent on
+/// from inside one names the first sender's span, not the stand-in. Bounded: cleared
+/// when it grows past 1,024 entries.
+fn remote_origins() -> &'static crate::util::Mutex<std::collections::HashMap<u64, WireSpan>> {
+    static ORIGINS: std::sync::OnceLock<
+        crate::util::Mutex<std::collections::HashMap<u64, WireSpan>>,
+    > = std::sync::OnceLock::new();
+    ORIGINS.get_or_init(|| crate::util::Mutex::new(std::collections::HashMap::new()))
 }
 
 impl WireMsg {
@@ -23,6 +95,7 @@ impl WireMsg {
         Ok(WireMsg {
             name: M::wire_name().into_owned(),
             bytes: crate::message::encode(msg).map_err(|e| e.to_string())?,
+            span: current_wire_span(),
         })
     }
 
@@ -32,6 +105,7 @@ impl WireMsg {
             Some(Ok(enc)) => Ok(WireMsg {
                 name: enc.name,
                 bytes: enc.bytes,
+                span: WireSpan::of(env.span()),
             }),
             Some(Err(e)) => Err(e),
             None => Err(format!(
@@ -42,8 +116,21 @@ impl WireMsg {
     }
 
     pub(crate) fn into_envelope(self) -> Envelope {
-        Envelope::from_encoded(self.name, self.bytes, tracing::Span::none())
+        let span = self
+            .span
+            .as_ref()
+            .map_or_else(tracing::Span::none, WireSpan::open);
+        Envelope::from_encoded(self.name, self.bytes, span)
     }
+}
+
+/// The current span's wire form, if `tracing` has one (cheap when no subscriber is
+/// installed).
+fn current_wire_span() -> Option<WireSpan> {
+    if !tracing::dispatcher::has_been_set() {
+        return None;
+    }
+    WireSpan::of(&tracing::Span::current())
 }
 
 /// What a request's answer says.
