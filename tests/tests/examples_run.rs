@@ -345,8 +345,8 @@ fn deterministic() {
 }
 
 #[test]
-fn channels() {
-    let out = run("channels", &[]);
+fn channel() {
+    let out = run("channel", &[]);
     // Each subscriber prints its result after the `None` that follows the numbers.
     out.in_order(&[
         "== sum and product",

@@ -7,7 +7,7 @@
 //! subscribers (`remote_channel_server.py`, here in one program), `locate`, and the
 //! errors.
 //!
-//! Run it with `cargo run --example channels`.
+//! Run it with `cargo run --example channel`.
 
 use std::time::Duration;
 
