@@ -299,3 +299,197 @@ impl<'de> Deserialize<'de> for Subscriber {
         })
     }
 }
+
+/// Decodes the frames of a record body, in order: `Send` frames by the fast path when
+/// they have its shape, everything else (and anything odd) by the generic decoder.
+pub(crate) fn decode_frames(
+    mut body: &[u8],
+) -> impl Iterator<Item = Result<Frame, crate::net::WireError>> + '_ {
+    std::iter::from_fn(move || {
+        if body.is_empty() {
+            return None;
+        }
+        if let Some((frame, used)) = fast::decode_send(body) {
+            body = &body[used..];
+            return Some(Ok(frame));
+        }
+        // One item by the generic decoder; after a bad one, the rest of the record is
+        // unreliable and is dropped.
+        let frame = crate::net::codec::decode_one::<Frame>(&mut body);
+        if frame.is_err() {
+            body = &[];
+        }
+        Some(frame)
+    })
+}
+
+/// A fast path for the hottest frame, `Send` without a span: written and read by hand,
+/// byte for byte as the generic CBOR encoding of [`Frame::Send`] (tests check that), so
+/// the protocol is the same; anything else goes through the generic decoder.
+pub(crate) mod fast {
+    use super::{Frame, WireMsg};
+
+    /// Writes a CBOR head: major type `major` with argument `n`, shortest form.
+    fn head(out: &mut Vec<u8>, major: u8, n: u64) {
+        let m = major << 5;
+        if n < 24 {
+            out.push(m | n as u8);
+        } else if n <= u64::from(u8::MAX) {
+            out.extend_from_slice(&[m | 24, n as u8]);
+        } else if n <= u64::from(u16::MAX) {
+            out.push(m | 25);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else if n <= u64::from(u32::MAX) {
+            out.push(m | 26);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        } else {
+            out.push(m | 27);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+
+    fn text(out: &mut Vec<u8>, s: &str) {
+        head(out, 3, s.len() as u64);
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    /// Encodes `Send { to, msg }` for a message without a span; false if it has one
+    /// (the caller then uses the generic encoder).
+    pub(crate) fn encode_send(to: u64, msg: &WireMsg, out: &mut Vec<u8>) -> bool {
+        if msg.span.is_some() {
+            return false;
+        }
+        out.reserve(32 + msg.name.len() + msg.bytes.len());
+        head(out, 5, 1);
+        text(out, "Send");
+        head(out, 5, 2);
+        text(out, "to");
+        head(out, 0, to);
+        text(out, "msg");
+        head(out, 5, 2);
+        text(out, "name");
+        text(out, &msg.name);
+        text(out, "bytes");
+        head(out, 2, msg.bytes.len() as u64);
+        out.extend_from_slice(&msg.bytes);
+        true
+    }
+
+    /// Reads a CBOR head of major type `major` at `at`; returns its argument and the
+    /// position after it.
+    fn read_head(b: &[u8], at: usize, major: u8) -> Option<(u64, usize)> {
+        let first = *b.get(at)?;
+        if first >> 5 != major {
+            return None;
+        }
+        let info = first & 0x1f;
+        let (n, len) = match info {
+            0..=23 => (u64::from(info), 0),
+            24 => (u64::from(*b.get(at + 1)?), 1),
+            25 => (
+                u64::from(u16::from_be_bytes(b.get(at + 1..at + 3)?.try_into().ok()?)),
+                2,
+            ),
+            26 => (
+                u64::from(u32::from_be_bytes(b.get(at + 1..at + 5)?.try_into().ok()?)),
+                4,
+            ),
+            27 => (
+                u64::from_be_bytes(b.get(at + 1..at + 9)?.try_into().ok()?),
+                8,
+            ),
+            _ => return None,
+        };
+        Some((n, at + 1 + len))
+    }
+
+    fn expect(b: &[u8], at: usize, bytes: &[u8]) -> Option<usize> {
+        (b.get(at..at + bytes.len())? == bytes).then_some(at + bytes.len())
+    }
+
+    fn read_bytes(b: &[u8], at: usize, major: u8) -> Option<(&[u8], usize)> {
+        let (len, at) = read_head(b, at, major)?;
+        let end = at.checked_add(usize::try_from(len).ok()?)?;
+        Some((b.get(at..end)?, end))
+    }
+
+    /// Decodes a `Send` frame at the start of `b` written in exactly the shape above;
+    /// returns it and the bytes it took, or `None` for anything else.
+    pub(crate) fn decode_send(b: &[u8]) -> Option<(Frame, usize)> {
+        // {"Send": {"to": u64, "msg": {"name": text, "bytes": bytes}}}
+        let at = expect(b, 0, b"\xa1\x64Send\xa2\x62to")?;
+        let (to, at) = read_head(b, at, 0)?;
+        let at = expect(b, at, b"\x63msg\xa2\x64name")?;
+        let (name, at) = read_bytes(b, at, 3)?;
+        let name = std::str::from_utf8(name).ok()?;
+        let at = expect(b, at, b"\x65bytes")?;
+        let (bytes, at) = read_bytes(b, at, 2)?;
+        let msg = WireMsg {
+            name: name.to_string(),
+            bytes: bytes.to_vec(),
+            span: None,
+        };
+        Some((Frame::Send { to, msg }, at))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_fast_path_writes_and_reads_what_the_generic_codec_does() {
+            for (to, name, len) in [
+                (0u64, "u64", 1usize),
+                (23, "String", 23),
+                (24, "Vec<u8>", 24),
+                (300, "a", 255),
+                (70_000, "b", 256),
+                (u64::from(u32::MAX) + 1, "rcos::MonitorStatus", 70_000),
+            ] {
+                let msg = WireMsg {
+                    name: name.to_string(),
+                    bytes: vec![7; len],
+                    span: None,
+                };
+                let mut fast = Vec::new();
+                assert!(encode_send(to, &msg, &mut fast));
+                let mut generic = Vec::new();
+                let frame = Frame::Send {
+                    to,
+                    msg: WireMsg {
+                        name: name.to_string(),
+                        bytes: vec![7; len],
+                        span: None,
+                    },
+                };
+                ciborium::into_writer(&frame, &mut generic).unwrap();
+                assert_eq!(fast, generic, "to={to} name={name} len={len}");
+                let (decoded, used) = decode_send(&generic).unwrap();
+                assert_eq!(used, generic.len());
+                match decoded {
+                    Frame::Send { to: t, msg: m } => {
+                        assert_eq!((t, m.name.as_str(), m.bytes.len()), (to, name, len));
+                    }
+                    other => panic!("decoded {other:?}"),
+                }
+            }
+            // Truncated or other shapes: not taken by the fast path.
+            let mut b = Vec::new();
+            encode_send(
+                5,
+                &WireMsg {
+                    name: "x".into(),
+                    bytes: vec![1, 2],
+                    span: None,
+                },
+                &mut b,
+            );
+            for cut in 0..b.len() {
+                assert!(decode_send(&b[..cut]).is_none(), "cut at {cut}");
+            }
+            let mut ping = Vec::new();
+            ciborium::into_writer(&Frame::Ping(3), &mut ping).unwrap();
+            assert!(decode_send(&ping).is_none());
+        }
+    }
+}

@@ -72,7 +72,12 @@ impl Peer {
     /// Encodes and queues a frame; fails when the peer is gone or too far behind.
     pub(crate) fn push(&self, frame: &Frame) -> Result<(), SendErrorKind> {
         let mut bytes = Vec::with_capacity(64);
-        if let Err(error) = super::codec::encode_frame(frame, &mut bytes) {
+        let fast = match frame {
+            Frame::Send { to, msg } => super::frame::fast::encode_send(*to, msg, &mut bytes),
+            _ => false,
+        };
+        if fast {
+        } else if let Err(error) = super::codec::encode_frame(frame, &mut bytes) {
             tracing::error!(%error, "a frame did not encode");
             return Err(SendErrorKind::Unreachable);
         }
@@ -202,7 +207,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             Err(e) => return e,
         };
         peer.last_heard.store(node.now_ms(), Ordering::Release);
-        for frame in super::codec::decode_frames::<Frame>(body) {
+        for frame in super::frame::decode_frames(body) {
             match frame {
                 Ok(Frame::Goodbye) => return WireError::Closed,
                 Ok(frame) => node.handle(peer, frame),
