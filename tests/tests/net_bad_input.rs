@@ -265,3 +265,53 @@ fn messages_of_an_unexpected_type_are_refused_by_the_receiver_not_the_node() {
     });
     assert_eq!(answer, 10);
 }
+
+/// Ten levels of nesting.
+type Deep = Vec<Vec<Vec<Vec<Vec<Vec<Vec<Vec<Vec<Vec<u8>>>>>>>>>>;
+
+#[test]
+fn a_message_nested_deeper_than_the_nodes_limit_is_dropped_on_arrival() {
+    let a = node_with(
+        "bad-i",
+        NodeConfig::new().secret(SECRET).max_decode_depth(8),
+    );
+    let at = a.location().unwrap();
+    let b = node("bad-j");
+    let counter = a.spawn(|task| async move {
+        let mut shallow = 0u32;
+        loop {
+            let msg = task.receive().await?;
+            if msg.is::<()>() {
+                return Ok::<_, rcos::Interrupt>(shallow);
+            }
+            if msg.is::<Vec<Vec<u8>>>() {
+                shallow += 1;
+            }
+            assert!(
+                !msg.is::<Deep>(),
+                "a message nested too deeply reached the task"
+            );
+        }
+    });
+    counter.register("depth-counter").unwrap();
+    run(&b, async move {
+        let t = TaskRef::locate_at(at, "depth-counter", Duration::from_secs(10))
+            .await
+            .unwrap();
+        let deep: Deep = vec![vec![vec![vec![vec![vec![vec![vec![vec![vec![1]]]]]]]]]];
+        t.send(deep.clone()).unwrap();
+        t.send(vec![vec![1u8]]).unwrap();
+        // `deliver` of the deep one is answered with a refusal, not a hang.
+        assert!(t.deliver(deep, Duration::from_secs(10)).await.is_err());
+        t.send(vec![vec![2u8]]).unwrap();
+        t.deliver((), Duration::from_secs(10)).await.unwrap();
+    });
+    let exit = counter.value_timeout(PATIENCE).expect("the counter ended");
+    let shallow = exit
+        .value()
+        .unwrap()
+        .take::<Result<u32, rcos::Interrupt>>()
+        .unwrap()
+        .unwrap();
+    assert_eq!(shallow, 2);
+}

@@ -284,9 +284,13 @@ pub(crate) fn encode_frame<T: Serialize>(frame: &T, out: &mut Vec<u8>) -> Result
     ciborium::into_writer(frame, out).map_err(|e| WireError::Decode(e.to_string()))
 }
 
-/// Decodes one frame from the front of `body`, advancing it past the frame.
-pub(crate) fn decode_one<T: DeserializeOwned>(body: &mut &[u8]) -> Result<T, WireError> {
-    ciborium::de::from_reader_with_recursion_limit(body, DECODE_DEPTH_LIMIT)
+/// Decodes one frame from the front of `body`, advancing it past the frame, with CBOR
+/// nested at most `depth` deep.
+pub(crate) fn decode_one<T: DeserializeOwned>(
+    body: &mut &[u8],
+    depth: usize,
+) -> Result<T, WireError> {
+    ciborium::de::from_reader_with_recursion_limit(body, depth.min(DECODE_DEPTH_LIMIT))
         .map_err(|e| WireError::Decode(e.to_string()))
 }
 

@@ -62,6 +62,7 @@ pub struct NodeConfig {
     pub(crate) name: Option<String>,
     pub(crate) secret: SecretSource,
     pub(crate) max_frame: usize,
+    pub(crate) max_decode_depth: usize,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) heartbeat_misses: u32,
     pub(crate) handshake_timeout: Duration,
@@ -212,6 +213,7 @@ impl Default for NodeConfig {
             name: None,
             secret: SecretSource::Default,
             max_frame: 1 << 20,
+            max_decode_depth: crate::message::DECODE_DEPTH_LIMIT,
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_misses: 4,
             handshake_timeout: Duration::from_secs(5),
@@ -277,6 +279,15 @@ impl NodeConfig {
     /// A message that does not fit in one is refused when sent.
     pub fn max_frame(mut self, bytes: usize) -> Self {
         self.max_frame = bytes.clamp(4096, MAX_FRAME_LIMIT);
+        self
+    }
+
+    /// How deeply nested the CBOR from peers may be — frames, and every message a peer
+    /// sends, checked when it arrives, before it reaches a mailbox (default and maximum
+    /// 64, which also bounds the stack a decode uses; at least 4). A message nested
+    /// deeper is dropped with a warning; a frame nested deeper closes the connection.
+    pub fn max_decode_depth(mut self, depth: usize) -> Self {
+        self.max_decode_depth = depth.clamp(4, crate::message::DECODE_DEPTH_LIMIT);
         self
     }
 
@@ -551,6 +562,7 @@ impl fmt::Debug for NodeConfig {
             .field("bind", &self.bind)
             .field("name", &self.name)
             .field("max_frame", &self.max_frame)
+            .field("max_decode_depth", &self.max_decode_depth)
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("heartbeat_misses", &self.heartbeat_misses)
             .field("discovery", &self.discovery)

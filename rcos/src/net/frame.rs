@@ -272,6 +272,28 @@ pub(crate) enum Frame {
     Goodbye,
 }
 
+impl Frame {
+    /// The message this frame carries, if it carries one.
+    pub(crate) fn message(&self) -> Option<&WireMsg> {
+        match self {
+            Frame::Send { msg, .. }
+            | Frame::Deliver { msg, .. }
+            | Frame::Reply { msg, .. }
+            | Frame::ChannelSend { msg, .. }
+            | Frame::ChannelDeliver { msg, .. } => Some(msg),
+            _ => None,
+        }
+    }
+
+    /// The request id of a frame that carries a message and expects an answer.
+    pub(crate) fn message_request(&self) -> Option<u64> {
+        match self {
+            Frame::Deliver { req, .. } | Frame::ChannelDeliver { req, .. } => Some(*req),
+            _ => None,
+        }
+    }
+}
+
 impl Serialize for Subscriber {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
@@ -304,6 +326,7 @@ impl<'de> Deserialize<'de> for Subscriber {
 /// they have its shape, everything else (and anything odd) by the generic decoder.
 pub(crate) fn decode_frames(
     mut body: &[u8],
+    depth: usize,
 ) -> impl Iterator<Item = Result<Frame, crate::net::WireError>> + '_ {
     std::iter::from_fn(move || {
         if body.is_empty() {
@@ -315,7 +338,7 @@ pub(crate) fn decode_frames(
         }
         // One item by the generic decoder; after a bad one, the rest of the record is
         // unreliable and is dropped.
-        let frame = crate::net::codec::decode_one::<Frame>(&mut body);
+        let frame = crate::net::codec::decode_one::<Frame>(&mut body, depth);
         if frame.is_err() {
             body = &[];
         }
@@ -373,6 +396,94 @@ pub(crate) mod fast {
         head(out, 2, msg.bytes.len() as u64);
         out.extend_from_slice(&msg.bytes);
         true
+    }
+
+    /// Whether `b` is exactly one well-formed CBOR item nested at most `max` deep
+    /// (arrays, maps and tags each add a level). Checked without decoding or
+    /// allocating, iteratively (no recursion, whatever the input).
+    pub(crate) fn within_depth(b: &[u8], max: usize) -> bool {
+        // Items still to read at each open level; `None` for an indefinite length.
+        let mut open: Vec<Option<u64>> = Vec::new();
+        let mut at = 0usize;
+        loop {
+            // Close finished levels.
+            while let Some(Some(0)) = open.last() {
+                open.pop();
+            }
+            if open.is_empty() && at > 0 {
+                return at == b.len();
+            }
+            let Some(&first) = b.get(at) else {
+                return false;
+            };
+            if let Some(last) = open.last_mut() {
+                match last {
+                    Some(n) => *n -= 1,
+                    None if first == 0xff => {
+                        // The end of an indefinite-length item (it was counted as an
+                        // item of its parent when it began).
+                        open.pop();
+                        at += 1;
+                        if open.is_empty() {
+                            return at == b.len();
+                        }
+                        continue;
+                    }
+                    None => {}
+                }
+            }
+            let major = first >> 5;
+            let info = first & 0x1f;
+            if info == 31 {
+                // Indefinite length: strings of chunks, arrays, maps.
+                match major {
+                    2..=5 => {
+                        if open.len() >= max {
+                            return false;
+                        }
+                        open.push(None);
+                        at += 1;
+                        continue;
+                    }
+                    _ => return false,
+                }
+            }
+            let Some((n, next)) = read_any_head(b, at) else {
+                return false;
+            };
+            at = next;
+            match major {
+                0 | 1 | 7 => {}
+                2 | 3 => match usize::try_from(n).ok().and_then(|n| at.checked_add(n)) {
+                    Some(end) if end <= b.len() => at = end,
+                    _ => return false,
+                },
+                4..=6 => {
+                    if open.len() >= max {
+                        return false;
+                    }
+                    let items = match major {
+                        4 => Some(n),
+                        5 => n.checked_mul(2),
+                        _ => Some(1),
+                    };
+                    let Some(items) = items else { return false };
+                    if items > 0 {
+                        open.push(Some(items));
+                    }
+                }
+                _ => return false,
+            }
+            if open.is_empty() {
+                return at == b.len();
+            }
+        }
+    }
+
+    /// Reads any CBOR head at `at` (not an indefinite length).
+    fn read_any_head(b: &[u8], at: usize) -> Option<(u64, usize)> {
+        let major = *b.get(at)? >> 5;
+        read_head(b, at, major)
     }
 
     /// Reads a CBOR head of major type `major` at `at`; returns its argument and the
@@ -490,6 +601,40 @@ pub(crate) mod fast {
             let mut ping = Vec::new();
             ciborium::into_writer(&Frame::Ping(3), &mut ping).unwrap();
             assert!(decode_send(&ping).is_none());
+        }
+
+        fn cbor<T: serde::Serialize>(v: &T) -> Vec<u8> {
+            let mut out = Vec::new();
+            ciborium::into_writer(v, &mut out).unwrap();
+            out
+        }
+
+        #[test]
+        fn nesting_depth_is_measured_without_decoding() {
+            assert!(within_depth(&cbor(&5u64), 1));
+            assert!(within_depth(&cbor(&"text"), 1));
+            assert!(within_depth(&cbor(&vec![1u8, 2]), 1));
+            assert!(within_depth(&cbor(&Vec::<u8>::new()), 1));
+            assert!(within_depth(&cbor(&vec![vec![1u32]]), 2));
+            assert!(!within_depth(&cbor(&vec![vec![1u32]]), 1));
+            let map: std::collections::BTreeMap<String, Vec<u8>> =
+                [("a".to_string(), vec![1]), ("b".to_string(), vec![])].into();
+            assert!(within_depth(&cbor(&map), 2));
+            assert!(!within_depth(&cbor(&map), 1));
+            // 10,000 nested arrays: refused at the limit, with no recursion.
+            let deep = [vec![0x81u8; 10_000], vec![0x00]].concat();
+            assert!(!within_depth(&deep, 64));
+            assert!(within_depth(&[vec![0x81u8; 64], vec![0x00]].concat(), 64));
+            assert!(!within_depth(&[vec![0x81u8; 65], vec![0x00]].concat(), 64));
+            // Indefinite-length array [_ 1, [2]] (depth 2), then a truncated one.
+            assert!(within_depth(&[0x9f, 0x01, 0x81, 0x02, 0xff], 2));
+            assert!(!within_depth(&[0x9f, 0x01, 0x81, 0x02, 0xff], 1));
+            assert!(!within_depth(&[0x9f, 0x01], 4));
+            // Truncated, trailing bytes, and garbage are not one good item.
+            assert!(!within_depth(&[0x82, 0x01], 4));
+            assert!(!within_depth(&[0x01, 0x02], 4));
+            assert!(!within_depth(&[0x5a, 0xff, 0xff, 0xff, 0xff], 4));
+            assert!(!within_depth(&[], 4));
         }
     }
 }

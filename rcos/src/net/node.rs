@@ -836,6 +836,25 @@ impl Node {
         let Some(shared) = self.shared.upgrade() else {
             return;
         };
+        if let Some(msg) = frame.message() {
+            let depth = self.config.max_decode_depth;
+            if !super::frame::fast::within_depth(&msg.bytes, depth) {
+                tracing::warn!(
+                    peer = %peer.identity.name,
+                    message = %msg.name,
+                    depth,
+                    "message nested too deeply (or malformed): dropped"
+                );
+                if let Some(req) = frame.message_request() {
+                    self.answer(
+                        peer,
+                        req,
+                        Answer::Failed(format!("message nested deeper than {depth}")),
+                    );
+                }
+                return;
+            }
+        }
         match frame {
             Frame::Ping(n) => {
                 let _ = peer.push(&Frame::Pong(n));

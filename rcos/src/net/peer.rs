@@ -207,7 +207,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             Err(e) => return e,
         };
         peer.last_heard.store(node.now_ms(), Ordering::Release);
-        for frame in super::frame::decode_frames(body) {
+        for frame in super::frame::decode_frames(body, node.config().max_decode_depth) {
             match frame {
                 Ok(Frame::Goodbye) => return WireError::Closed,
                 Ok(frame) => node.handle(peer, frame),
