@@ -222,20 +222,23 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
 
 #[test]
 fn a_cut_connection_that_does_not_come_back_is_a_lost_node() {
-    // `a` is reachable only through the proxy: that is the address it announces, so
-    // once the proxy cuts, there is no way back.
-    let proxy = CuttableProxy::new();
-    let via = proxy.addr;
-    let a = rcos_tests::node_with(
-        "cut-a",
-        rcos::net::NodeConfig::new()
-            .secret(rcos_tests::SECRET)
-            .external_address(via),
-    );
-    let bound = a.bound_address().unwrap();
-    proxy.forward_to(bound);
-    assert_eq!(a.location().unwrap().addr(), via);
-    let b = node("cut-b");
+    // Each node is reachable only through its own proxy: that is the address it
+    // announces, so once both proxies cut (a partition), neither side can get back.
+    let (proxy_a, proxy_b) = (CuttableProxy::new(), CuttableProxy::new());
+    let via = proxy_a.addr;
+    let behind = |name: &str, proxy: &CuttableProxy| {
+        let rt = rcos_tests::node_with(
+            name,
+            rcos::net::NodeConfig::new()
+                .secret(rcos_tests::SECRET)
+                .external_address(proxy.addr),
+        );
+        proxy.forward_to(rt.bound_address().unwrap());
+        assert_eq!(rt.location().unwrap().addr(), proxy.addr);
+        rt
+    };
+    let a = behind("cut-a", &proxy_a);
+    let b = behind("cut-b", &proxy_b);
     let target = a.spawn(|task| async move { task.suspend(None).await.map(|_| ()) });
     target.register("stays").unwrap();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -257,7 +260,8 @@ fn a_cut_connection_that_does_not_come_back_is_a_lost_node() {
     ready_rx
         .recv_timeout(PATIENCE)
         .expect("the watcher is monitoring");
-    proxy.cut();
+    proxy_a.cut();
+    proxy_b.cut();
     let exit = watcher.value_timeout(PATIENCE).expect("the watcher heard");
     let exit = exit
         .value()

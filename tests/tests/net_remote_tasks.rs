@@ -410,3 +410,41 @@ fn a_thousand_sequential_calls_are_not_held_back_by_the_transport() {
         }
     });
 }
+
+#[test]
+fn deliver_to_a_node_that_is_gone_fails_within_its_timeout() {
+    let (a, b) = (node("a10"), node("b10"));
+    let at = a.location().unwrap();
+    sink::spawn_on(&a).register("sink-gone").unwrap();
+    let sink = run(&b, async move {
+        let sink = TaskRef::locate_at(at, "sink-gone", Duration::from_secs(5))
+            .await
+            .unwrap();
+        // Acknowledged while the node is there.
+        sink.deliver(1u32, Duration::from_secs(5)).await.unwrap();
+        sink
+    });
+    drop(a);
+    let started = std::time::Instant::now();
+    let err = run(&b, async move {
+        sink.deliver(2u32, Duration::from_secs(3))
+            .await
+            .unwrap_err()
+    });
+    // Not acknowledged: an error (the node is unreachable, or the wait timed out), with
+    // the message handed back, and never a hang past the timeout.
+    assert!(
+        matches!(
+            err.kind(),
+            SendErrorKind::Unreachable | SendErrorKind::Timeout
+        ),
+        "{:?}",
+        err.kind()
+    );
+    assert_eq!(err.into_inner(), 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
