@@ -1,5 +1,7 @@
 //! Shared helpers for the rcos integration tests.
 
+pub mod programs;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

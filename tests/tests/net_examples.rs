@@ -10,16 +10,10 @@
 #![cfg(unix)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
-use std::time::{Duration, Instant};
 
-/// How long to wait for one line of output, or for a program to end.
-const LIMIT: Duration = Duration::from_secs(60);
+use rcos_tests::programs::{Running, example_path};
 
 const EXAMPLES: [&str; 11] = [
     "remote_task_server",
@@ -38,237 +32,33 @@ const EXAMPLES: [&str; 11] = [
 /// The path of an example's executable, building them all the first time.
 fn example(name: &str) -> PathBuf {
     static BUILT: OnceLock<BTreeMap<String, PathBuf>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "rcos-examples",
-                "--message-format=json",
-            ])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .stderr(Stdio::inherit());
-        for name in EXAMPLES {
-            cargo.args(["--example", name]);
-        }
-        let out = cargo.output().expect("cargo runs");
-        assert!(out.status.success(), "cargo build of the examples failed");
-        // One JSON object per line; an example's has `"executable":"/path"`.
-        let mut paths = BTreeMap::new();
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let Some(exe) = json_string(line, "executable") else {
-                continue;
-            };
-            if let Some(name) = EXAMPLES
-                .iter()
-                .find(|n| PathBuf::from(&exe).file_name().is_some_and(|f| f == **n))
-            {
-                paths.insert(name.to_string(), PathBuf::from(exe));
-            }
-        }
-        paths
-    });
-    built
-        .get(name)
-        .unwrap_or_else(|| panic!("cargo built no example {name}: {built:?}"))
-        .clone()
+    example_path(&BUILT, &EXAMPLES, name)
 }
 
-/// The string value of `"key":"..."` in a line of cargo's JSON (no escapes expected in
-/// paths here).
-fn json_string(line: &str, key: &str) -> Option<String> {
-    let start = line.find(&format!("\"{key}\":\""))? + key.len() + 4;
-    let len = line[start..].find('"')?;
-    Some(line[start..start + len].to_string())
+/// Starts an example with the demo secret (`RCOS_SECRET` unset).
+fn start(name: &str, args: &[&str]) -> Running {
+    Running::spawn(name, example(name), args, None)
 }
 
-/// A running example: its output arrives line by line through a channel.
-struct Running {
-    name: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    stderr: Option<thread::JoinHandle<String>>,
+/// Starts an example with `RCOS_SECRET` set to `secret`.
+fn start_with_secret(name: &str, args: &[&str], secret: &str) -> Running {
+    Running::spawn(name, example(name), args, Some(secret))
 }
 
-impl Running {
-    /// Starts an example with the demo secret (`RCOS_SECRET` unset).
-    fn start(name: &str, args: &[&str]) -> Running {
-        Running::start_with(name, args, None)
-    }
-
-    /// Starts an example, with `RCOS_SECRET` set to `secret` if given.
-    fn start_with(name: &str, args: &[&str], secret: Option<&str>) -> Running {
-        let mut command = Command::new(example(name));
-        command
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env_remove("RCOS_SECRET")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(secret) = secret {
-            command.env("RCOS_SECRET", secret);
-        }
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut err = child.stderr.take().expect("piped stderr");
-        let stderr = thread::spawn(move || {
-            let mut text = String::new();
-            let _ = err.read_to_string(&mut text);
-            text
-        });
-        Running {
-            name: name.to_string(),
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            seen: Vec::new(),
-            stderr: Some(stderr),
-        }
-    }
-
-    /// A server: starts it and reads its location from its `listening at` line.
-    fn server(name: &str, args: &[&str]) -> (Running, String) {
-        let mut server = Running::start(name, args);
-        let line = server.expect("listening at ");
-        let location = line
-            .rsplit(' ')
-            .next()
-            .expect("an address after `listening at`")
-            .to_string();
-        assert!(
-            location.starts_with("127.0.0.1:") && location[10..].parse::<u16>().is_ok(),
-            "no loopback location in {line:?}"
-        );
-        (server, location)
-    }
-
-    /// Waits for the next line containing `needle` and returns it.
-    fn expect(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "{}: no line with {needle:?} in {LIMIT:?}; saw {:#?}",
-                        self.name, self.seen
-                    )
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    let stderr = self.take_stderr();
-                    panic!(
-                        "{}: ended without a line with {needle:?}; saw {:#?}\nstderr: {stderr}",
-                        self.name, self.seen
-                    )
-                }
-            }
-        }
-    }
-
-    fn type_line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin still open");
-        writeln!(stdin, "{line}").expect("the example reads its input");
-        stdin.flush().expect("flushed");
-    }
-
-    fn close_stdin(&mut self) {
-        self.stdin = None;
-    }
-
-    /// Kills the program with SIGKILL (no chance to say goodbye) and reaps it.
-    fn kill(mut self) {
-        self.child.kill().expect("the example can be killed");
-        let _ = self.child.wait();
-    }
-
-    fn take_stderr(&mut self) -> String {
-        self.stderr
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default()
-    }
-
-    /// Waits for the program to end (its output to close, within the limit) and returns
-    /// its status and every line it printed.
-    fn end(mut self) -> (ExitStatus, Vec<String>, String) {
-        self.close_stdin();
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "{} did not end within {LIMIT:?}; saw {:#?}",
-                        self.name, self.seen
-                    )
-                }
-            }
-        }
-        let status = self.child.wait().expect("the example is waited for");
-        let stderr = self.take_stderr();
-        (status, std::mem::take(&mut self.seen), stderr)
-    }
-
-    /// Waits for the program to end, checks that it succeeded, and returns every line
-    /// it printed.
-    fn finish(self) -> Vec<String> {
-        let name = self.name.clone();
-        let (status, lines, stderr) = self.end();
-        assert!(
-            status.success(),
-            "{name} failed with {status}\n--- stdout\n{}\n--- stderr\n{stderr}",
-            lines.join("\n")
-        );
-        lines
-    }
-
-    /// Waits for the program to end, checks that it failed with status 1, and returns
-    /// every line it printed.
-    fn finish_failed(self) -> Vec<String> {
-        let name = self.name.clone();
-        let (status, lines, stderr) = self.end();
-        assert_eq!(
-            status.code(),
-            Some(1),
-            "{name} ended with {status}\n--- stdout\n{}\n--- stderr\n{stderr}",
-            lines.join("\n")
-        );
-        lines
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Still running (the test failed): do not leave it behind.
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// A server: starts it and reads its location from its `listening at` line.
+fn server(name: &str, args: &[&str]) -> (Running, String) {
+    let mut server = start(name, args);
+    let line = server.expect("listening at ");
+    let location = line
+        .rsplit(' ')
+        .next()
+        .expect("an address after `listening at`")
+        .to_string();
+    assert!(
+        location.starts_with("127.0.0.1:") && location[10..].parse::<u16>().is_ok(),
+        "no loopback location in {line:?}"
+    );
+    (server, location)
 }
 
 fn count(lines: &[String], needle: &str) -> usize {
@@ -277,10 +67,10 @@ fn count(lines: &[String], needle: &str) -> usize {
 
 #[test]
 fn remote_task_server_and_two_clients() {
-    let (server, at) = Running::server("remote_task_server", &["--clients", "2"]);
+    let (server, at) = server("remote_task_server", &["--clients", "2"]);
     // Two client programs at once, each with three tasks sending three jobs.
-    let first = Running::start("remote_task_client", &[&at]);
-    let second = Running::start("remote_task_client", &[&at, "--tasks", "2"]);
+    let first = start("remote_task_client", &[&at]);
+    let second = start("remote_task_client", &[&at, "--tasks", "2"]);
     for (client, tasks) in [(first, 3u32), (second, 2)] {
         let lines = client.finish();
         assert!(lines[0].starts_with("found server_task/"), "{lines:#?}");
@@ -319,8 +109,8 @@ fn remote_task_server_and_two_clients() {
 
 #[test]
 fn a_monitor_learns_that_a_killed_server_node_was_lost() {
-    let (server, at) = Running::server("remote_task_server", &[]);
-    let mut client = Running::start("remote_task_client", &[&at, "--monitor"]);
+    let (server, at) = server("remote_task_server", &[]);
+    let mut client = start("remote_task_client", &[&at, "--monitor"]);
     let watched = client.expect("monitoring ");
     assert!(watched.starts_with("monitoring server_task/"), "{watched}");
     // SIGKILL: the server cannot say goodbye; its connection just breaks.
@@ -335,11 +125,11 @@ fn a_monitor_learns_that_a_killed_server_node_was_lost() {
 
 #[test]
 fn remote_channel_deliver_waits_for_the_remote_subscriber() {
-    let (mut server, at) = Running::server("remote_channel_server", &["--clients", "2"]);
+    let (mut server, at) = server("remote_channel_server", &["--clients", "2"]);
     for client in 1..=2 {
         // The server's deliver(n = 2) waits: only its own receiver is subscribed.
         server.expect(&format!("waiting for client {client} to subscribe"));
-        let lines = Running::start("remote_channel_client", &[&at]).finish();
+        let lines = start("remote_channel_client", &[&at]).finish();
         assert_eq!(lines[0], format!("subscribed to 2clients at {at}"));
         let received: Vec<&str> = lines
             .iter()
@@ -374,9 +164,9 @@ fn remote_channel_deliver_waits_for_the_remote_subscriber() {
 
 #[test]
 fn pico_request_reply_with_timeouts_and_a_wrong_secret() {
-    let (mut service, at) = Running::server("pico_service", &["--clients", "2"]);
+    let (mut service, at) = server("pico_service", &["--clients", "2"]);
 
-    let lines = Running::start("pico_client", &[&at, "--delay", "10"]).finish();
+    let lines = start("pico_client", &[&at, "--delay", "10"]).finish();
     assert!(
         lines[0].starts_with("pico service is pico_service/"),
         "{lines:#?}"
@@ -394,8 +184,7 @@ fn pico_request_reply_with_timeouts_and_a_wrong_secret() {
     service.expect("answered ");
 
     // The service takes longer than the client waits: the client gives up.
-    let lines = Running::start("pico_client", &[&at, "--delay", "1500", "--timeout", "100"])
-        .finish_failed();
+    let lines = start("pico_client", &[&at, "--delay", "1500", "--timeout", "100"]).finish_failed();
     assert_eq!(
         lines.last().map(String::as_str),
         Some("no reply within 100ms")
@@ -403,10 +192,10 @@ fn pico_request_reply_with_timeouts_and_a_wrong_secret() {
 
     // A client that does not know the secret is refused before anything it sends is
     // read: it finds nothing.
-    let lines = Running::start_with(
+    let lines = start_with_secret(
         "pico_client",
         &[&at, "--timeout", "100"],
-        Some("not the secret the service has"),
+        "not the secret the service has",
     )
     .finish_failed();
     assert!(
@@ -424,10 +213,10 @@ fn pico_request_reply_with_timeouts_and_a_wrong_secret() {
 
 #[test]
 fn chat_over_a_channel_with_a_transform() {
-    let (mut server, at) = Running::server("chat_chan_server", &["--clients", "2"]);
-    let mut alice = Running::start("chat_chan_client", &[&at]);
+    let (mut server, at) = server("chat_chan_server", &["--clients", "2"]);
+    let mut alice = start("chat_chan_client", &[&at]);
     assert_eq!(alice.expect("joined as"), "joined as client 1");
-    let mut bob = Running::start("chat_chan_client", &[&at]);
+    let mut bob = start("chat_chan_client", &[&at]);
     assert_eq!(bob.expect("joined as"), "joined as client 2");
     // The server announced bob on the channel; the transform added a smile.
     assert_eq!(alice.expect("    2 "), "    2 joined :-)");
@@ -471,8 +260,8 @@ fn chat_over_a_channel_with_a_transform() {
 #[test]
 fn node_watch_sees_a_killed_peer_go_offline_either_way() {
     // Killed: the node that connected. The one it connected to sees it go.
-    let (mut a, at) = Running::server("node_watch", &["--name", "watcher-a"]);
-    let mut b = Running::start("node_watch", &["--name", "watcher-b", "--connect", &at]);
+    let (mut a, at) = server("node_watch", &["--name", "watcher-a"]);
+    let mut b = start("node_watch", &["--name", "watcher-b", "--connect", &at]);
     assert_eq!(b.expect("online: "), format!("online: watcher-a at {at}"));
     let b_online = a.expect("online: ");
     assert!(
@@ -485,8 +274,8 @@ fn node_watch_sees_a_killed_peer_go_offline_either_way() {
     a.finish();
 
     // Killed: the node that was connected to. The one that connected sees it go.
-    let (mut c, at) = Running::server("node_watch", &["--name", "watcher-c"]);
-    let mut d = Running::start("node_watch", &["--name", "watcher-d", "--connect", &at]);
+    let (mut c, at) = server("node_watch", &["--name", "watcher-c"]);
+    let mut d = start("node_watch", &["--name", "watcher-d", "--connect", &at]);
     c.expect("online: watcher-d at ");
     assert_eq!(d.expect("online: "), format!("online: watcher-c at {at}"));
     c.kill();
@@ -496,9 +285,9 @@ fn node_watch_sees_a_killed_peer_go_offline_either_way() {
 
 #[test]
 fn rps_client_monitors_every_task_it_starts_through_the_service() {
-    let (mut server, at) = Running::server("rps_monitor_server", &[]);
-    assert_eq!(server.seen[0], "published the service \"compute\"");
-    let lines = Running::start("rps_monitor_client", &[&at]).finish();
+    let (mut server, at) = server("rps_monitor_server", &[]);
+    assert_eq!(server.seen()[0], "published the service \"compute\"");
+    let lines = start("rps_monitor_client", &[&at]).finish();
     // Each call started a task on the server's node.
     for n in 1..=6 {
         let started = format!(" with n = {n}");
