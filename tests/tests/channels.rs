@@ -8,6 +8,15 @@ use rcos::{Interrupt, TaskRef};
 use rcos_tests::{det, rt2, run};
 
 /// A task that collects u32 messages until it gets 0, then returns them.
+/// A task that subscribes `sub` to `ch` after `after` (on the runtime's clock).
+fn subscribes_after(ch: &Channel, sub: &TaskRef, after: Duration) -> TaskRef {
+    let (ch, sub) = (ch.clone(), sub.clone());
+    rcos::spawn(move |_| async move {
+        rcos::time::sleep(after).await;
+        ch.subscribe(&sub).await.unwrap();
+    })
+}
+
 fn collector() -> TaskRef {
     rcos::spawn(|task| async move {
         let mut got = Vec::new();
@@ -191,13 +200,7 @@ fn deliver_waits_for_late_subscribers_and_times_out() {
         assert_eq!(rcos::time::now() - start, Duration::from_secs(2));
 
         let sub = collector();
-        let joiner = {
-            let (ch, sub) = (ch.clone(), sub.clone());
-            rcos::spawn(move |_| async move {
-                rcos::time::sleep(Duration::from_secs(3)).await;
-                ch.subscribe(&sub).await.unwrap();
-            })
-        };
+        let joiner = subscribes_after(&ch, &sub, Duration::from_secs(3));
         let start = rcos::time::now();
         assert_eq!(
             ch.deliver(2u32, Duration::from_secs(10), 1).await.unwrap(),
@@ -475,13 +478,7 @@ fn deliver_counts_live_end_points_through_nested_channels() {
         mid.subscribe(&dead).await.unwrap();
         dead.finish().await;
         let (b, c) = (collector(), collector());
-        let joiner = {
-            let (mid, b) = (mid.clone(), b.clone());
-            rcos::spawn(move |_| async move {
-                rcos::time::sleep(Duration::from_secs(3)).await;
-                mid.subscribe(&b).await.unwrap();
-            })
-        };
+        let joiner = subscribes_after(&mid, &b, Duration::from_secs(3));
         let start = rcos::time::now();
         assert_eq!(
             top.deliver(2u32, Duration::from_secs(10), 1).await.unwrap(),

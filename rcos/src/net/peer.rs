@@ -72,12 +72,14 @@ impl Peer {
     /// Encodes and queues a frame; fails when the peer is gone or too far behind.
     pub(crate) fn push(&self, frame: &Frame) -> Result<(), SendErrorKind> {
         let mut bytes = Vec::with_capacity(64);
-        let fast = match frame {
-            Frame::Send { to, msg } => super::frame::fast::encode_send(*to, msg, &mut bytes),
-            _ => false,
+        let encoded = match frame {
+            // The hot frame, when it has the fast path's shape.
+            Frame::Send { to, msg } if super::frame::fast::encode_send(*to, msg, &mut bytes) => {
+                Ok(())
+            }
+            _ => super::codec::encode_frame(frame, &mut bytes),
         };
-        if fast {
-        } else if let Err(error) = super::codec::encode_frame(frame, &mut bytes) {
+        if let Err(error) = encoded {
             tracing::error!(%error, "a frame did not encode");
             return Err(SendErrorKind::Unreachable);
         }
