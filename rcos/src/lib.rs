@@ -80,6 +80,7 @@
 extern crate self as rcos;
 
 pub mod channel;
+pub mod cluster;
 pub mod error;
 pub mod io;
 pub mod message;
