@@ -395,6 +395,24 @@ impl TaskCore {
         interrupt
     }
 
+    /// Keeps the task's waker for [`request_terminate`](Self::request_terminate); the
+    /// task's wrapper calls it at the task's first wait. A terminate asked for before
+    /// the waker was kept is honoured here: it found no waker to wake.
+    pub(crate) fn keep_self_waker(&self, waker: &std::task::Waker) {
+        {
+            let mut st = self.state.lock();
+            if st.exit.is_some() {
+                return;
+            }
+            st.self_waker = Some(waker.clone());
+        }
+        // `request_terminate` sets the signal before it looks for the waker under the
+        // lock: either it saw the waker kept above, or the signal is visible here.
+        if self.terminate_requested() {
+            waker.wake_by_ref();
+        }
+    }
+
     /// Asks the task to end at its next await point (or, after shutdown, to be dropped).
     pub(crate) fn request_terminate(&self) {
         self.set_signal(TERMINATE, true);
@@ -438,7 +456,8 @@ impl TaskCore {
             st.waker = None;
             st.resumed = None;
             (
-                std::mem::take(&mut st.queue),
+                // Dropping even an empty queue costs; most tasks end with none.
+                (!st.queue.is_empty()).then(|| std::mem::take(&mut st.queue)),
                 st.extra.take(),
                 st.daemon,
                 st.self_waker.take(),
@@ -479,9 +498,12 @@ impl TaskCore {
         }
         // Queued messages go with the task; requests among them tell their callers.
         drop(queue);
-        let batch = std::mem::take(&mut *self.batch.lock());
-        self.batch_len.store(0, Ordering::Relaxed);
-        drop(batch);
+        // Only the task itself fills its batch, and it has stopped running.
+        if self.batch_len.load(Ordering::Relaxed) > 0 {
+            let batch = std::mem::take(&mut *self.batch.lock());
+            self.batch_len.store(0, Ordering::Relaxed);
+            drop(batch);
+        }
         drop(self_waker);
         true
     }

@@ -77,26 +77,32 @@ impl TaskCore {
         self.state.lock().extra.as_mut()?.accepted.take()
     }
 
-    /// If the task ended while still holding the hot-swap request it was handed (it
-    /// propagated it out), accepts it and returns the swap to carry out.
-    pub(crate) fn accept_propagated_swap(self: &Arc<Self>) -> Option<Accepted> {
-        let shared = {
+    /// What the task's output propagated out when it ended, in one look at its state:
+    /// the hot-swap request it was handed (accepted then, pycos's re-raise: the swap to
+    /// carry out), or else the message of the thrown error it was handed. A task that
+    /// was never interrupted has neither, and costs one lock.
+    pub(crate) fn propagated(self: &Arc<Self>) -> (Option<Accepted>, Option<String>) {
+        let (swap, thrown) = {
             let mut st = self.state.lock();
-            st.extra.as_mut()?.delivered_swap.take()?.upgrade()?
+            let Some(extra) = st.extra.as_mut() else {
+                return (None, None);
+            };
+            let swap = extra.delivered_swap.take().and_then(|w| w.upgrade());
+            let thrown = extra
+                .delivered_throw
+                .as_ref()
+                .filter(|(token, _)| token.strong_count() > 0)
+                .map(|(_, message)| message.clone());
+            (swap, thrown)
         };
-        if accept(self, &shared, None) {
-            self.take_accepted()
-        } else {
-            None
+        if let Some(shared) = swap {
+            if accept(self, &shared, None) {
+                if let Some(accepted) = self.take_accepted() {
+                    return (Some(accepted), None);
+                }
+            }
         }
-    }
-
-    /// If the task ended while still holding the thrown error it was handed (it
-    /// propagated it out), that error's message.
-    pub(crate) fn propagated_throw(&self) -> Option<String> {
-        let st = self.state.lock();
-        let (token, message) = st.extra.as_ref()?.delivered_throw.as_ref()?;
-        (token.strong_count() > 0).then(|| message.clone())
+        (None, thrown)
     }
 }
 

@@ -20,16 +20,29 @@ use crate::util::panic_message;
 type Swapped = Pin<Box<dyn Future<Output = Value> + Send>>;
 
 pin_project! {
-    /// A task's future as the scheduler sees it: the task's own future (or, after a hot
-    /// swap, its replacement), with the bookkeeping around it.
+    /// The code a task runs now: its own future, or after a hot swap the replacement.
+    #[project = CodeProj]
+    enum Code<F> {
+        Original { #[pin] fut: F },
+        Swapped { fut: Swapped },
+        /// Dropped: the task ended, or is between its old and its new code.
+        Gone,
+    }
+}
+
+pin_project! {
+    /// A task's future as the scheduler sees it: the task's code, with the bookkeeping
+    /// around it. Kept small: it shares one allocation with the scheduler's header.
     struct TaskFuture<F> {
         #[pin]
-        inner: Option<F>,
-        swapped: Option<Swapped>,
+        code: Code<F>,
         core: Option<Arc<TaskCore>>,
         // Only when `rcos=trace` is enabled: a disabled span still takes 40 bytes.
         span: Option<Box<tracing::Span>>,
         done: bool,
+        // The task's waker is kept in its core (for `terminate`) from its first wait on;
+        // a task that ends in its first poll never needs it.
+        waker_kept: bool,
     }
 
     impl<F> PinnedDrop for TaskFuture<F> {
@@ -42,7 +55,7 @@ pin_project! {
             let Some(core) = this.core.take() else { return };
             let _enter = this.span.as_ref().map(|s| s.enter());
             let prev = context::set_current_task(Some(core));
-            drop_quietly(this.inner, this.swapped);
+            drop_quietly(this.code);
             if let Some(core) = context::set_current_task(prev) {
                 core.finalize(Exit::Terminated);
             }
@@ -50,13 +63,35 @@ pin_project! {
     }
 }
 
+pin_project! {
+    /// A task's own future with its output turned into a [`Value`]. (An `async` block
+    /// doing the same would hold the future twice: once captured, once awaited.)
+    struct OutputValue<Fut, G> {
+        #[pin]
+        fut: Fut,
+        to_value: G,
+    }
+}
+
+impl<Fut: Future, G: Fn(Fut::Output) -> Value> Future for OutputValue<Fut, G> {
+    type Output = Value;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Value> {
+        let this = self.project();
+        match this.fut.poll(cx) {
+            Poll::Ready(out) => Poll::Ready((this.to_value)(out)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 /// Drops the task's code, catching a panic from its locals' `Drop`.
-fn drop_quietly<F>(inner: Pin<&mut Option<F>>, swapped: &mut Option<Swapped>) {
-    let mut inner = inner;
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
-        inner.set(None);
-        *swapped = None;
-    })) {
+fn drop_quietly<F>(mut code: Pin<&mut Code<F>>) {
+    if matches!(code.as_ref().get_ref(), Code::Gone) {
+        return;
+    }
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| code.set(Code::Gone))) {
         tracing::error!(panic = %panic_message(&*panic), "task panicked while being dropped");
     }
 }
@@ -76,14 +111,11 @@ impl<F: Future<Output = Value>> Future for TaskFuture<F> {
             Exit::Terminated
         } else {
             loop {
-                let inner = this.inner.as_mut();
-                let swapped = &mut *this.swapped;
-                let polled = catch_unwind(AssertUnwindSafe(|| match swapped {
-                    Some(fut) => fut.as_mut().poll(cx),
-                    None => match inner.as_pin_mut() {
-                        Some(fut) => fut.poll(cx),
-                        None => Poll::Pending,
-                    },
+                let code = this.code.as_mut();
+                let polled = catch_unwind(AssertUnwindSafe(|| match code.project() {
+                    CodeProj::Original { fut } => fut.poll(cx),
+                    CodeProj::Swapped { fut } => fut.as_mut().poll(cx),
+                    CodeProj::Gone => Poll::Pending,
                 }));
                 match polled {
                     Err(panic) => break Exit::Panicked(panic_message(&*panic)),
@@ -92,14 +124,18 @@ impl<F: Future<Output = Value>> Future for TaskFuture<F> {
                             context::with_current_task(|c| c.and_then(|c| c.take_accepted()));
                         match accepted {
                             Some(accepted) => {
-                                if let Err(exit) =
-                                    swap_in(this.inner.as_mut(), this.swapped, accepted)
-                                {
+                                if let Err(exit) = swap_in(this.code.as_mut(), accepted) {
                                     break exit;
                                 }
                             }
                             None => {
                                 *this.core = context::set_current_task(prev);
+                                if !*this.waker_kept {
+                                    *this.waker_kept = true;
+                                    if let Some(core) = this.core.as_ref() {
+                                        core.keep_self_waker(cx.waker());
+                                    }
+                                }
                                 return Poll::Pending;
                             }
                         }
@@ -107,17 +143,12 @@ impl<F: Future<Output = Value>> Future for TaskFuture<F> {
                     Ok(Poll::Ready(value)) => {
                         // A hot-swap request the task propagated out is accepted (pycos's
                         // re-raise); a thrown error it propagated ends it as thrown.
-                        let (accepted, thrown) = context::with_current_task(|c| match c {
-                            Some(c) => match c.accept_propagated_swap() {
-                                Some(accepted) => (Some(accepted), None),
-                                None => (None, c.propagated_throw()),
-                            },
-                            None => (None, None),
+                        let (accepted, thrown) = context::with_current_task(|c| {
+                            c.map_or((None, None), |c| c.propagated())
                         });
                         if let Some(accepted) = accepted {
                             drop_value_quietly(value);
-                            if let Err(exit) = swap_in(this.inner.as_mut(), this.swapped, accepted)
-                            {
+                            if let Err(exit) = swap_in(this.code.as_mut(), accepted) {
                                 break exit;
                             }
                             continue;
@@ -134,7 +165,7 @@ impl<F: Future<Output = Value>> Future for TaskFuture<F> {
             }
         };
         // Drop what is left of the task's code before anyone learns that it ended.
-        drop_quietly(this.inner, this.swapped);
+        drop_quietly(this.code);
         *this.done = true;
         if let Some(core) = context::set_current_task(prev) {
             core.finalize(exit);
@@ -152,12 +183,8 @@ fn drop_value_quietly(value: Value) {
 /// Carries out an accepted hot swap: drops the task's current code, then makes the
 /// new function's future. Runs with the task as the current one. Fails with the exit
 /// to end with if the old code's drop or the new function's start panics.
-fn swap_in<F>(
-    inner: Pin<&mut Option<F>>,
-    swapped: &mut Option<Swapped>,
-    accepted: super::hotswap::Accepted,
-) -> Result<(), Exit> {
-    drop_quietly(inner, swapped);
+fn swap_in<F>(mut code: Pin<&mut Code<F>>, accepted: super::hotswap::Accepted) -> Result<(), Exit> {
+    drop_quietly(code.as_mut());
     let Some(task) = TaskRef::current() else {
         return Err(Exit::Terminated);
     };
@@ -170,7 +197,7 @@ fn swap_in<F>(
     } = accepted;
     match catch_unwind(AssertUnwindSafe(|| factory(task))) {
         Ok(fut) => {
-            *swapped = Some(fut);
+            code.set(Code::Swapped { fut });
             request.end(super::hotswap::Outcome::Swapped);
             Ok(())
         }
@@ -275,9 +302,9 @@ impl Builder {
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        self.spawn_value(shared, "task", |task| {
-            let fut = f(task);
-            async move { super::exit::output_value(fut.await) }
+        self.spawn_value(shared, "task", |task| OutputValue {
+            fut: f(task),
+            to_value: super::exit::output_value::<Fut::Output>,
         })
     }
 
@@ -315,9 +342,9 @@ impl Builder {
             daemon: self.daemon || defaults.daemon,
             mailbox: self.mailbox.or(defaults.mailbox),
         };
-        merged.spawn_value(shared, T::NAME, move |task| {
-            let fut = task_fn.call(task, args);
-            async move { T::output_value(fut.await) }
+        merged.spawn_value(shared, T::NAME, move |task| OutputValue {
+            fut: task_fn.call(task, args),
+            to_value: T::output_value,
         })
     }
 
@@ -348,15 +375,15 @@ impl Builder {
             Box::new(span)
         });
         let future = TaskFuture {
-            inner: Some(inner),
-            swapped: None,
+            code: Code::Original { fut: inner },
             core: Some(core.clone()),
             span,
             done: false,
+            waker_kept: false,
         };
         // The schedule function holds the task's own core rather than the runtime, so
         // that spawning and ending tasks does not bounce the runtime's reference count
-        // between threads. (The cycle through `self_waker` is cut when the task ends.)
+        // between threads. (The cycle through the kept waker is cut when the task ends.)
         let schedule_core = core.clone();
         let schedule = move |runnable: Runnable, info: ScheduleInfo| {
             let rt = &schedule_core.rt;
@@ -364,7 +391,6 @@ impl Builder {
         };
         let (runnable, handle) = async_task::spawn(future, WithInfo(schedule));
         handle.detach();
-        core.state.lock().self_waker = Some(runnable.waker());
         if shared.is_shut_down() {
             tracing::warn!(task = %TaskLabel(&task.name(), id), "spawn on a terminated runtime: the task ends at once");
             drop(runnable);
