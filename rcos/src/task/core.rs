@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 use std::task::Waker;
 
 use crossbeam_utils::CachePadded;
@@ -44,6 +44,8 @@ pub(crate) struct Bounded {
 /// Rarely used parts of a task's state, boxed so an idle task stays small.
 #[derive(Default)]
 pub(crate) struct Extra {
+    /// A value from `resume`, for the task's current `suspend`.
+    pub(crate) resumed: Option<Envelope>,
     /// Names registered for the task; released when it ends.
     pub(crate) names: Vec<Arc<str>>,
     /// Tasks told when this one ends.
@@ -80,8 +82,6 @@ pub(crate) struct State {
     pub(crate) waiting: Waiting,
     /// The waker of the task while it waits in `receive` or `suspend`.
     pub(crate) waker: Option<Waker>,
-    /// A value from `resume`, for the task's current `suspend`.
-    pub(crate) resumed: Option<Envelope>,
     pub(crate) daemon: bool,
     /// Wakes the task whatever it waits on (used by `terminate`).
     pub(crate) self_waker: Option<Waker>,
@@ -153,15 +153,19 @@ pub(crate) struct TaskCore {
     signals: AtomicU8,
     /// Its reference was serialized: it is indexed by id for remote messages.
     exported: AtomicBool,
+    /// `batch.len()` (saturating), readable without the lock (written only by the task).
+    batch_len: AtomicU32,
     pub(crate) state: Mutex<State>,
     /// Messages the task took from its mailbox in one go and has not received yet:
     /// older than everything in `state.queue`. Only the task itself touches it, so
     /// under load a receiver takes many messages per lock of the shared queue.
     batch: Mutex<VecDeque<Envelope>>,
-    /// `batch.len()`, readable without the lock (written only by the task).
-    batch_len: AtomicUsize,
     /// Notified when the task ends.
     pub(crate) exited: Event,
+}
+
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The task must end at its next await.
@@ -194,7 +198,7 @@ impl TaskCore {
             signals: AtomicU8::new(0),
             exported: AtomicBool::new(false),
             batch: Mutex::new(VecDeque::new()),
-            batch_len: AtomicUsize::new(0),
+            batch_len: AtomicU32::new(0),
             state: Mutex::new(State {
                 name,
                 queue: VecDeque::new(),
@@ -209,7 +213,6 @@ impl TaskCore {
                 }),
                 waiting: Waiting::Nothing,
                 waker: None,
-                resumed: None,
                 daemon,
                 self_waker: None,
                 exit: None,
@@ -260,7 +263,8 @@ impl TaskCore {
             let env = {
                 let mut batch = self.batch.lock();
                 let env = batch.pop_front();
-                self.batch_len.store(batch.len(), Ordering::Relaxed);
+                self.batch_len
+                    .store(saturating_u32(batch.len()), Ordering::Relaxed);
                 env
             };
             if let Some(env) = env {
@@ -283,7 +287,8 @@ impl TaskCore {
                 let mut batch = self.batch.lock();
                 std::mem::swap(&mut *batch, &mut st.queue);
                 let env = batch.pop_front();
-                self.batch_len.store(batch.len(), Ordering::Relaxed);
+                self.batch_len
+                    .store(saturating_u32(batch.len()), Ordering::Relaxed);
                 (env, None)
             } else {
                 match st.pop() {
@@ -319,7 +324,8 @@ impl TaskCore {
     pub(crate) fn put_back_own(&self, rest: VecDeque<Envelope>) {
         let mut batch = self.batch.lock();
         *batch = rest;
-        self.batch_len.store(batch.len(), Ordering::Relaxed);
+        self.batch_len
+            .store(saturating_u32(batch.len()), Ordering::Relaxed);
     }
 
     /// Counts a selectively received message out of a bounded mailbox.
@@ -332,7 +338,8 @@ impl TaskCore {
 
     /// Messages waiting, batched or not.
     pub(crate) fn mailbox_len(&self) -> usize {
-        self.batch_len.load(Ordering::Relaxed) + self.state.lock().queue.len()
+        let batched = self.batch.lock().len();
+        batched + self.state.lock().queue.len()
     }
 
     /// The event a sender waits on for room in a bounded mailbox.
@@ -454,7 +461,6 @@ impl TaskCore {
                 .and_then(|_| st.exit.clone());
             st.waiting = Waiting::Nothing;
             st.waker = None;
-            st.resumed = None;
             (
                 // Dropping even an empty queue costs; most tasks end with none.
                 (!st.queue.is_empty()).then(|| std::mem::take(&mut st.queue)),
@@ -784,7 +790,7 @@ mod size_tests {
     #[test]
     fn task_state_stays_small() {
         assert!(
-            std::mem::size_of::<super::TaskCore>() <= 272,
+            std::mem::size_of::<super::TaskCore>() <= 232,
             "{}",
             std::mem::size_of::<super::TaskCore>()
         );

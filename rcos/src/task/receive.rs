@@ -224,7 +224,7 @@ impl TaskRef {
             }
             {
                 let mut st = core.state.lock();
-                if let Some(value) = st.resumed.take() {
+                if let Some(value) = st.extra.as_mut().and_then(|e| e.resumed.take()) {
                     parked.armed = false;
                     return Poll::Ready(Ok(Some(value)));
                 }
@@ -239,7 +239,7 @@ impl TaskRef {
                     }
                     parked.armed = false;
                     // A resume that raced with the timer wins.
-                    return Poll::Ready(Ok(st.resumed.take()));
+                    return Poll::Ready(Ok(st.extra.as_mut().and_then(|e| e.resumed.take())));
                 }
             }
             Poll::Pending
@@ -276,7 +276,7 @@ impl TaskRef {
             if st.waiting != Waiting::Suspend {
                 return Err(ResumeError::new(value, false));
             }
-            st.resumed = Some(Envelope::new(value));
+            st.extra().resumed = Some(Envelope::new(value));
             st.take_waker_if(Waiting::Suspend)
         };
         if let Some(waker) = waker {
