@@ -158,6 +158,80 @@ impl Implementation for Floor {
         })
     }
 
+    fn chain(&self, n: usize) -> Figure {
+        let ex = self.ex.clone();
+        self.run(async move {
+            type Req = (u64, Sender<u64>);
+            // C answers; B and A each ask the next one and pass the answer back.
+            let (to_c, c_rx) = unbounded::<Req>();
+            ex.spawn(async move {
+                while let Ok((n, reply)) = c_rx.recv().await {
+                    let _ = reply.send(n + 1).await;
+                }
+            })
+            .detach();
+            let relay = |next: Sender<Req>| {
+                let (tx, rx) = unbounded::<Req>();
+                ex.spawn(async move {
+                    while let Ok((n, reply)) = rx.recv().await {
+                        let (back, answer) = bounded(1);
+                        if next.send((n, back)).await.is_err() {
+                            return;
+                        }
+                        let Ok(r) = answer.recv().await else { return };
+                        let _ = reply.send(r).await;
+                    }
+                })
+                .detach();
+                tx
+            };
+            let to_b = relay(to_c);
+            let to_a = relay(to_b);
+            let start = Instant::now();
+            for i in 0..n as u64 {
+                let (reply, answer) = bounded(1);
+                to_a.send((i, reply)).await.expect("chain alive");
+                let r = answer.recv().await.expect("the chain answers");
+                debug_assert_eq!(r, i + 1);
+            }
+            per_op(start.elapsed(), n)
+        })
+    }
+
+    fn pingpong_pairs(&self, pairs: usize, each: usize) -> Option<Figure> {
+        let ex = self.ex.clone();
+        Some(self.run(async move {
+            let (done, finished) = unbounded::<()>();
+            let start = Instant::now();
+            for _ in 0..pairs {
+                let (to_pong, pong_rx) = unbounded::<u64>();
+                let (to_ping, ping_rx) = unbounded::<u64>();
+                ex.spawn(async move {
+                    while let Ok(i) = pong_rx.recv().await {
+                        if to_ping.send(i).await.is_err() {
+                            return;
+                        }
+                    }
+                })
+                .detach();
+                let done = done.clone();
+                ex.spawn(async move {
+                    for i in 0..each as u64 {
+                        if to_pong.send(i).await.is_err() || ping_rx.recv().await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = done.send(()).await;
+                })
+                .detach();
+            }
+            for _ in 0..pairs {
+                let _ = finished.recv().await;
+            }
+            per_op(start.elapsed(), pairs * each)
+        }))
+    }
+
     fn fanin(&self, senders: usize, each: usize) -> Figure {
         let ex = self.ex.clone();
         self.run(async move {

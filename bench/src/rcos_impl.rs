@@ -98,6 +98,81 @@ impl Implementation for Rcos {
         self.broadcast_impl(subscribers, n)
     }
 
+    fn chain(&self, n: usize) -> Figure {
+        self.rt.block_on(async move {
+            // C answers; B and A each `call` the next one and pass the answer back.
+            let c = rcos::spawn(|task| async move {
+                while let Ok(msg) = task.receive().await {
+                    if let Ok(req) = msg.downcast::<Request<u64>>() {
+                        let n = *req.body();
+                        let _ = req.reply(n + 1);
+                    }
+                }
+            });
+            let relay = |next: TaskRef| {
+                rcos::spawn(move |task| async move {
+                    while let Ok(msg) = task.receive().await {
+                        let Ok(req) = msg.downcast::<Request<u64>>() else {
+                            continue;
+                        };
+                        let n = *req.body();
+                        let Ok(r) = next.call::<u64, u64>(n, LONG).await else {
+                            return;
+                        };
+                        let _ = req.reply(r);
+                    }
+                })
+            };
+            let b = relay(c.clone());
+            let a = relay(b.clone());
+            let start = Instant::now();
+            for i in 0..n as u64 {
+                let r: u64 = a.call(i, LONG).await.expect("the chain answers");
+                debug_assert_eq!(r, i + 1);
+            }
+            let fig = per_op(start.elapsed(), n);
+            for t in [a, b, c] {
+                t.terminate();
+            }
+            fig
+        })
+    }
+
+    fn pingpong_pairs(&self, pairs: usize, each: usize) -> Option<Figure> {
+        Some(self.rt.block_on(async move {
+            let me = TaskRef::current().expect("block_on runs a task");
+            let start = Instant::now();
+            for _ in 0..pairs {
+                let pong = rcos::spawn(|task| async move {
+                    let Ok(ping) = task.receive_type::<TaskRef>().await else {
+                        return;
+                    };
+                    while let Ok(msg) = task.receive().await {
+                        if ping.forward(msg).is_err() {
+                            return;
+                        }
+                    }
+                });
+                let me = me.clone();
+                rcos::spawn(move |task| async move {
+                    let _ = pong.send(task.clone());
+                    for i in 0..each as u64 {
+                        let _ = pong.send(i);
+                        if task.receive().await.is_err() {
+                            break;
+                        }
+                    }
+                    pong.terminate();
+                    let _ = me.send(());
+                });
+            }
+            for _ in 0..pairs {
+                me.receive().await.expect("pairs report");
+            }
+            per_op(start.elapsed(), pairs * each)
+        }))
+    }
+
     fn fanin(&self, senders: usize, each: usize) -> Figure {
         self.rt.block_on(async move {
             let me = TaskRef::current().expect("block_on runs a task");

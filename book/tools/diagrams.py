@@ -27,6 +27,8 @@ MAIL_LINE = "#f9a825"
 MONITOR_LINE = "#d81b60"
 SUPERVISOR_FILL = "#e8f5e9"
 SUPERVISOR_LINE = "#43a047"
+CHANNEL_FILL = "#f3e5f5"
+CHANNEL_LINE = "#8e24aa"
 
 
 class Svg:
@@ -75,6 +77,7 @@ class Svg:
                 ("arrow-task", TASK_LINE),
                 ("arrow-monitor", MONITOR_LINE),
                 ("arrow-sup", SUPERVISOR_LINE),
+                ("arrow-channel", CHANNEL_LINE),
             ]
         )
         body = "\n  ".join(self.items)
@@ -259,6 +262,93 @@ def handshake():
     svg.write("handshake.svg")
 
 
+def nodes():
+    """Two nodes of the running example: the store's tally and channel, the front's
+    client and watcher, references that forward to the other node, one connection."""
+    svg = Svg(960, 570)
+    svg.text(480, 30, "Two nodes: the running example split across programs", size=16,
+             weight="bold")
+
+    def node(x, title, sub):
+        svg.rect(x, 48, 370, 430, RUNTIME_FILL, RUNTIME_LINE, rx=14)
+        svg.text(x + 20, 74, title, size=14, anchor="start", weight="bold")
+        svg.text(x + 20, 92, sub, size=11, anchor="start", color=MUTED)
+        svg.rect(x + 20, 104, 330, 34, "white", RUNTIME_LINE, rx=6)
+        svg.text(x + 185, 126, "worker threads · reactor · tasks · names · channels", size=11,
+                 color=MUTED)
+
+    def channel(x, y, name, w=150):
+        svg.rect(x, y, w, 46, CHANNEL_FILL, CHANNEL_LINE, rx=23)
+        svg.text(x + w / 2, y + 20, name, size=13, weight="bold", mono=True)
+        svg.text(x + w / 2, y + 37, "channel", size=11, color=MUTED)
+
+    def reference(x, y, name, w=150):
+        svg.rect(x, y, w, 40, "white", RUNTIME_LINE, rx=6, dash="5 4")
+        svg.text(x + w / 2, y + 17, name, size=12, mono=True)
+        svg.text(x + w / 2, y + 32, "reference to the other node", size=10, color=MUTED)
+
+    node(30, "node \u201cstore\u201d", "a runtime with a NodeConfig, listening at its location")
+    node(560, "node \u201cfront\u201d", "another runtime: here, or in another program")
+
+    # The store: the tally (registered "tally") and the channel (registered "trends").
+    task(svg, 60, 190, "tally", queued=2)
+    svg.text(135, 252, "registered \"tally\"", size=11, color=MUTED)
+    channel(60, 330, "trends")
+    svg.text(135, 392, "registered", size=11, color=MUTED)
+    svg.line(135, 236, 135, 326, CHANNEL_LINE, arrow="arrow-channel")
+    svg.text(143, 290, "send(Trending)", size=11, anchor="start", color=CHANNEL_LINE,
+             mono=True)
+
+    # The front: the client and the watcher, and its references to the store's objects.
+    task(svg, 760, 190, "client", queued=1)
+    task(svg, 760, 330, "watcher", queued=2)
+    reference(590, 196, "tally@store", w=140)
+    reference(590, 400, "trends@store", w=140)
+    svg.line(758, 213, 734, 213, TASK_LINE, arrow="arrow-task")
+    svg.text(700, 186, "send · call", size=11, color=TASK_LINE, mono=True)
+    svg.line(732, 408, 786, 380, RUNTIME_LINE, arrow="arrow-ink")
+    svg.text(790, 404, "subscribe", size=11, anchor="start", color=MUTED, mono=True)
+
+    # The connection between the two nodes.
+    svg.rect(400, 150, 160, 300, WORKER_FILL, RUNTIME_LINE, rx=10)
+    svg.text(480, 172, "one TCP connection", size=12, weight="bold")
+    svg.text(480, 188, "per pair of peers", size=11, color=MUTED)
+    # Requests go to the store; replies and channel messages come back, in order.
+    svg.line(588, 210, 214, 210, TASK_LINE, arrow="arrow-task")
+    svg.path("M 214 226 C 300 250, 640 250, 758 230", TASK_LINE, dash="5 4",
+             arrow="arrow-task")
+    svg.text(480, 276, "to the store:", size=10, color=TASK_LINE)
+    svg.text(480, 290, "Send, Locate, Subscribe", size=10, color=TASK_LINE, mono=True)
+    svg.text(480, 312, "back to the front, in order:", size=10, color=CHANNEL_LINE)
+    svg.text(480, 326, "Send(Trending), Reply", size=10, color=CHANNEL_LINE, mono=True)
+    svg.line(214, 353, 756, 353, CHANNEL_LINE, arrow="arrow-channel")
+    svg.text(480, 384, "handshake on the secret,", size=10, color=MUTED)
+    svg.text(480, 398, "then records with a MAC,", size=10, color=MUTED)
+    svg.text(480, 412, "in order, both ways;", size=10, color=MUTED)
+    svg.text(480, 426, "Ping/Pong heartbeats", size=10, color=MUTED)
+
+    # Node loss.
+    svg.path("M 560 458 L 918 458 L 918 213 L 914 213", MONITOR_LINE, dash="6 4",
+             arrow="arrow-monitor")
+    svg.text(480, 500, "no connection back within the reconnect grace, or heartbeats missed:",
+             size=11, color=MONITOR_LINE)
+    svg.text(480, 516, "the store is lost, and the client's monitor gets Exit::NodeLost",
+             size=11, color=MONITOR_LINE)
+
+    # Legend.
+    y = 548
+    svg.line(60, y, 96, y, TASK_LINE, arrow="arrow-task")
+    svg.text(104, y + 4, "message, request", size=11, anchor="start", color=MUTED)
+    svg.line(230, y, 266, y, TASK_LINE, dash="5 4", arrow="arrow-task")
+    svg.text(274, y + 4, "reply", size=11, anchor="start", color=MUTED)
+    svg.line(330, y, 366, y, CHANNEL_LINE, arrow="arrow-channel")
+    svg.text(374, y + 4, "channel fan-out", size=11, anchor="start", color=MUTED)
+    svg.line(490, y, 526, y, MONITOR_LINE, dash="6 4", arrow="arrow-monitor")
+    svg.text(534, y + 4, "monitor notice", size=11, anchor="start", color=MUTED)
+    svg.write("nodes.svg")
+
+
 if __name__ == "__main__":
     architecture()
     handshake()
+    nodes()

@@ -50,15 +50,30 @@
 //!   ([`TaskRef::receive_where`]).
 //! - [`Message`] and [`Envelope`]: what can be sent, and what a task receives.
 //! - [`macro@task`], [`macro@Message`] and [`macro@main`]: the macros (feature `macros`).
-//! - [`time`]: sleeps and timeouts on the runtime's clock, virtual in deterministic
-//!   test runtimes.
+//! - [`mod@task`]: task options ([`task::Builder`]), exits and monitors
+//!   ([`task::MonitorStatus`]), hot swapping; [`supervisor`]: supervision trees.
+//! - [`channel`]: broadcast channels; [`sync`]: locks, semaphores, events and
+//!   conditions for tasks; [`pool`]: a thread pool for blocking work; [`io`]: sockets,
+//!   files and pipes; [`time`]: sleeps and timeouts on the runtime's clock, virtual in
+//!   deterministic test runtimes.
+//! - [`net`]: a runtime made a network node, with the same API across nodes;
+//!   [`rps`]: remote services; [`cluster`]: jobs placed on the nodes of a cluster.
+//!
+//! The book (`book/` in the repository, `mdbook build book`) is the guide to all of
+//! it, with the exact runtime semantics in its reference part.
 //!
 //! ## Feature flags
 //!
-//! - `macros` (default): `#[task]`, `#[derive(Message)]` and `#[rcos::main]`.
-//! - `tls`: TLS 1.3 for TCP streams, in `io::tls` (rustls with the *ring* provider).
-//! - `test-util`: [`runtime::Builder::deterministic`], a one-worker runtime with a virtual
-//!   clock and a seeded ready order, for fast and repeatable tests of timeouts and races.
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `macros` | yes | `#[task]`, `#[derive(Message)]` and `#[rcos::main]` (the `rcos-macros` crate) |
+//! | `tls` | no | TLS 1.3 for TCP streams, in `io::tls` (rustls with the *ring* provider), and mutual TLS between nodes (`net::NodeConfig::tls`) |
+//! | `test-util` | no | [`runtime::Builder::deterministic`]: a one-worker runtime with a virtual clock and a seeded ready order, for fast and repeatable tests of timeouts and races |
+//! | `dashboard` | no | `cluster::dashboard`: an HTTP server with a live web page and a JSON API showing a cluster's nodes and jobs (pycos's httpd); adds `tiny_http` and `serde_json` |
+//!
+//! Without a feature, everything else is there: runtimes, tasks, messages, monitors,
+//! supervisors, hot swapping, channels, synchronisation, the thread pool, I/O, networking,
+//! remote services and cluster computing.
 //!
 //! Features only add items; none changes or removes any.
 //!
@@ -66,7 +81,26 @@
 //!
 //! A task that panics ends with [`Exit::Panicked`]; the runtime and every other task
 //! carry on. This relies on unwinding: building with `panic = "abort"` is not
-//! supported, as any panic would then end the whole process.
+//! supported, as any panic would then end the whole process (a runtime built so logs a
+//! warning when it starts).
+//!
+//! ## Tasks that do not await
+//!
+//! Tasks are never preempted, and `catch_unwind` cannot stop a task that loops or
+//! blocks its thread without awaiting: it keeps its worker thread until it awaits. The
+//! runtime's watchdog names such a task in a `tracing` warning once it has held its
+//! worker for longer than a threshold (1 s unless set with
+//! [`runtime::Builder::watchdog`]).
+//!
+//! ## Memory after a burst
+//!
+//! Mailboxes are unbounded unless bounded with [`task::Builder::mailbox`]. When a burst
+//! of messages is received and dropped, their memory goes back to the allocator, but
+//! the process's resident size need not come down: glibc's malloc often keeps freed
+//! memory for reuse (a second burst of the same size reuses it rather than growing),
+//! and a mailbox's queue keeps the capacity of its largest backlog (24 bytes a
+//! message). Bound the mailboxes that can receive bursts, or use an allocator that
+//! returns memory to the system, where the resident size after a burst matters.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]

@@ -47,6 +47,12 @@
 //! a node listens on `127.0.0.1` unless told otherwise; a node that listens on any
 //! other address refuses to start without a strong secret.
 
+/// Entry points into the wire decoders and the handshake for fuzzers and property
+/// tests (feature `fuzzing`); not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "net/fuzz.rs"]
+pub mod __fuzz;
 pub(crate) mod codec;
 mod config;
 mod discovery;

@@ -4,9 +4,10 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Condvar};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::util::sync_shim::Condvar;
 use crate::util::{Mutex, Slot, SlotFiller, panic_message};
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -17,6 +18,10 @@ type Job = Box<dyn FnOnce() + Send>;
 /// computation, a synchronous database call): every other task on that worker would
 /// wait. [`run`](Self::run) hands such a function to a pool thread and awaits its result,
 /// while the task's worker goes on running other tasks.
+///
+/// Handles are cheap clones of one pool. [`terminate`](Self::terminate) waits for the
+/// queued functions and stops the threads; dropping the last handle closes the pool
+/// without waiting: functions already queued still run, then the threads exit.
 ///
 /// ```
 /// use rcos::pool::AsyncThreadPool;
@@ -30,7 +35,28 @@ type Job = Box<dyn FnOnce() + Send>;
 /// ```
 #[derive(Clone)]
 pub struct AsyncThreadPool {
-    inner: Arc<Inner>,
+    inner: Arc<Owner>,
+}
+
+/// The handles' share of the pool: when the last handle goes, the pool closes. (The
+/// threads hold [`Inner`] directly, so they do not keep the pool open.)
+struct Owner(Arc<Inner>);
+
+impl std::ops::Deref for Owner {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Drop for Owner {
+    /// Closes the pool without waiting: functions already queued still run, then the
+    /// threads exit.
+    fn drop(&mut self) {
+        self.0.state.lock().closed = true;
+        self.0.work.notify_all();
+    }
 }
 
 struct Inner {
@@ -98,7 +124,9 @@ impl AsyncThreadPool {
             })
             .collect();
         *inner.threads.lock() = handles;
-        AsyncThreadPool { inner }
+        AsyncThreadPool {
+            inner: Arc::new(Owner(inner)),
+        }
     }
 
     /// Runs `f` on a pool thread and returns its result; if every thread is busy, `f`

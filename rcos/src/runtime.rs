@@ -22,6 +22,7 @@ mod builder;
 pub(crate) mod context;
 mod default;
 pub(crate) mod scheduler;
+mod watchdog;
 
 use std::borrow::Cow;
 use std::fmt;

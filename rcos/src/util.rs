@@ -1,8 +1,15 @@
 //! Small internal helpers shared by the runtime's modules.
 
-use std::sync::{MutexGuard, PoisonError};
+use std::sync::PoisonError;
 
-/// A `std::sync::Mutex` that ignores poisoning.
+pub(crate) mod sync_shim;
+
+#[cfg(all(test, rcos_loom))]
+mod loom_models;
+
+use sync_shim::{MutexGuard, RawMutex};
+
+/// A `std::sync::Mutex` that ignores poisoning (loom's under `--cfg rcos_loom`).
 ///
 /// rcos never runs user code while holding one of its own locks, so a poisoned lock can
 /// only come from a bug inside rcos itself; the data behind it is still consistent
@@ -10,11 +17,17 @@ use std::sync::{MutexGuard, PoisonError};
 /// could panic. Ignoring the poison keeps one panicking task from taking the whole
 /// runtime down with it.
 #[derive(Debug, Default)]
-pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
+pub(crate) struct Mutex<T>(RawMutex<T>);
 
 impl<T> Mutex<T> {
+    #[cfg(not(rcos_loom))]
     pub(crate) const fn new(value: T) -> Self {
-        Mutex(std::sync::Mutex::new(value))
+        Mutex(RawMutex::new(value))
+    }
+
+    #[cfg(rcos_loom)]
+    pub(crate) fn new(value: T) -> Self {
+        Mutex(RawMutex::new(value))
     }
 
     pub(crate) fn into_inner(self) -> T {

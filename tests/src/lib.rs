@@ -1,5 +1,7 @@
 //! Shared helpers for the rcos integration tests.
 
+pub mod fault_proxy;
+pub mod netns;
 pub mod programs;
 
 use std::sync::Arc;

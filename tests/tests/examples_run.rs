@@ -548,3 +548,101 @@ fn node_config() {
         "open: refused: a node listening on 0.0.0.0:0 needs a secret of at least 16 bytes",
     ]);
 }
+
+// The book's running example: a word-count service that grows one step per chapter.
+
+#[test]
+fn service_1_tasks() {
+    let out = run("service_1_tasks", &[]);
+    assert_eq!(
+        out.stdout.matches(" sent 2 lines").count(),
+        2,
+        "{}",
+        out.stdout
+    );
+    out.in_order(&["sent 2 lines", "saw 10 different words"]);
+    assert!(out.stdout.contains("tally/"), "{}", out.stdout);
+}
+
+#[test]
+fn service_2_messages() {
+    let out = run("service_2_messages", &[]);
+    out.in_order(&[
+        r#"top 3: Top([("the", 4), ("dog", 2), ("fox", 2)])"#,
+        r#""fox": Count(2)"#,
+        "tally: ignored a u8",
+        "saw 10 different words",
+    ]);
+}
+
+#[test]
+fn service_3_supervision() {
+    let out = run("service_3_supervision", &[]);
+    out.in_order(&[
+        "top 100: the request was dropped without a reply",
+        "ended: panicked: range end index 100 out of range",
+        r#"which counts "fox": Count(0)"#,
+        "supervisor shut down; the tally is alive: false",
+    ]);
+    // The two lines name two different tasks: the crashed tally and its replacement.
+    let crashed = out.lines()[out.find("monitor: tally/")]
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let restarted = out.lines()[out.find("now names tally/")]
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .trim_end_matches(',')
+        .to_string();
+    assert_ne!(crashed, restarted, "{}", out.stdout);
+}
+
+#[test]
+fn service_4_hot_swap() {
+    let out = run("service_4_hot_swap", &[]);
+    out.in_order(&[
+        r#"version 1 counted "the": Count(2)"#,
+        "tally_v2: took over 8 words",
+        "swapped: the same task is now tally_v2/",
+        r#"top 100: 10 words, first Some(("the", 4))"#,
+        "saw 10 different words",
+    ]);
+}
+
+#[test]
+fn service_5_channels() {
+    let out = run("service_5_channels", &[]);
+    out.in_order(&[
+        "saw 10 different words",
+        r#"trending: ["the (2)", "dog (2)", "fox (2)"]"#,
+    ]);
+}
+
+#[test]
+fn service_6_two_nodes() {
+    let out = run("service_6_two_nodes", &[]);
+    out.in_order(&[
+        "store: listening at 127.0.0.1:",
+        r#"says the top 3 are Top([("the", 4), ("dog", 2), ("fox", 2)])"#,
+        r#"trending: ["the (2)", "dog (2)", "fox (2)"]"#,
+        "front is watching the tally; stopping the store",
+        "ended: its node was lost",
+        "main: the client is done",
+    ]);
+}
+
+#[test]
+fn actor_style() {
+    let out = run("actor_style", &[]);
+    out.in_order(&[
+        "count: 3",
+        ": stopped at 3",
+        "returned Some(3)",
+        "counts 101",
+        ": stopped at 101",
+        "ended: terminated",
+        "the supervisor restarted it as counter/",
+    ]);
+}

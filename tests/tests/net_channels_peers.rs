@@ -2,16 +2,13 @@
 //! peer status notifications, `close_peer`, and a monitor told "node lost" when the
 //! connection is cut and does not come back.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rcos::channel::Channel;
 use rcos::net::{self, PeerStatus};
 use rcos::task::MonitorStatus;
 use rcos::{Exit, Interrupt, TaskRef};
+use rcos_tests::fault_proxy::FaultProxy;
 use rcos_tests::{PATIENCE, node, run};
 
 /// Collects `String`s until it has `n`, then returns them.
@@ -152,89 +149,21 @@ fn peer_status_replays_current_peers_and_reports_offline() {
     assert!(!offline.online);
 }
 
-/// A TCP proxy whose connections can be cut at once, after which it refuses new ones.
-struct CuttableProxy {
-    addr: SocketAddr,
-    to: Arc<Mutex<Option<SocketAddr>>>,
-    cut: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<TcpStream>>>,
-}
-
-impl CuttableProxy {
-    /// A proxy that forwards to the address given later with `forward_to`.
-    fn new() -> CuttableProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let to: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
-        let cut = Arc::new(AtomicBool::new(false));
-        let conns = Arc::new(Mutex::new(Vec::new()));
-        let (to2, cut2, conns2) = (to.clone(), cut.clone(), conns.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                let target = *to2.lock().unwrap();
-                let Some(target) = target.filter(|_| !cut2.load(Ordering::SeqCst)) else {
-                    drop(client);
-                    continue;
-                };
-                let Ok(server) = TcpStream::connect(target) else {
-                    continue;
-                };
-                let mut list = conns2.lock().unwrap();
-                list.push(client.try_clone().unwrap());
-                list.push(server.try_clone().unwrap());
-                drop(list);
-                pump(client.try_clone().unwrap(), server.try_clone().unwrap());
-                pump(server, client);
-            }
-        });
-        CuttableProxy {
-            addr,
-            to,
-            cut,
-            conns,
-        }
-    }
-
-    fn forward_to(&self, to: SocketAddr) {
-        *self.to.lock().unwrap() = Some(to);
-    }
-
-    fn cut(&self) {
-        self.cut.store(true, Ordering::SeqCst);
-        for c in self.conns.lock().unwrap().drain(..) {
-            let _ = c.shutdown(std::net::Shutdown::Both);
-        }
-    }
-}
-
-fn pump(mut from: TcpStream, mut to: TcpStream) {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 16 << 10];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 || to.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        let _ = to.shutdown(std::net::Shutdown::Both);
-    });
-}
-
 #[test]
 fn a_cut_connection_that_does_not_come_back_is_a_lost_node() {
     // Each node is reachable only through its own proxy: that is the address it
     // announces, so once both proxies cut (a partition), neither side can get back.
-    let (proxy_a, proxy_b) = (CuttableProxy::new(), CuttableProxy::new());
-    let via = proxy_a.addr;
-    let behind = |name: &str, proxy: &CuttableProxy| {
+    let (proxy_a, proxy_b) = (FaultProxy::new(), FaultProxy::new());
+    let via = proxy_a.addr();
+    let behind = |name: &str, proxy: &FaultProxy| {
         let rt = rcos_tests::node_with(
             name,
             rcos::net::NodeConfig::new()
                 .secret(rcos_tests::SECRET)
-                .external_address(proxy.addr),
+                .external_address(proxy.addr()),
         );
         proxy.forward_to(rt.bound_address().unwrap());
-        assert_eq!(rt.location().unwrap().addr(), proxy.addr);
+        assert_eq!(rt.location().unwrap().addr(), proxy.addr());
         rt
     };
     let a = behind("cut-a", &proxy_a);

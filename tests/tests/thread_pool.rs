@@ -98,3 +98,40 @@ fn join_waits_for_queued_work_and_the_virtual_clock_waits_for_the_pool() {
     assert_eq!(pool.size(), 2);
     pool.terminate();
 }
+
+/// Tells a channel when the thread it was left on exits.
+struct OnThreadExit(std::sync::mpsc::Sender<&'static str>);
+
+impl Drop for OnThreadExit {
+    fn drop(&mut self) {
+        let _ = self.0.send("pool thread exited");
+    }
+}
+
+thread_local! {
+    static EXIT_WATCH: std::cell::RefCell<Option<OnThreadExit>> = const { std::cell::RefCell::new(None) };
+}
+
+#[test]
+fn dropping_the_last_handle_stops_the_threads() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let pool = AsyncThreadPool::new(1);
+    let (exited_tx, exited) = std::sync::mpsc::channel();
+    let watched = run(&rt, {
+        let pool = pool.clone();
+        async move {
+            pool.run(move || EXIT_WATCH.with(|w| *w.borrow_mut() = Some(OnThreadExit(exited_tx))))
+                .await
+        }
+    });
+    assert!(watched.is_ok());
+    // Still open while a handle lives.
+    let other = pool.clone();
+    drop(pool);
+    assert_eq!(run(&rt, async move { other.run(|| 7).await }), Ok(7));
+    // `other` went with the task that used it: the last handle is gone.
+    assert_eq!(
+        exited.recv_timeout(rcos_tests::PATIENCE),
+        Ok("pool thread exited")
+    );
+}

@@ -238,6 +238,12 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
         self.mac = key.map(MacState::new);
     }
 
+    /// The stream written to (for `net::__fuzz`, which writes raw bytes between records).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn inner_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
     /// Adds an encoded frame to the next record; writes the record first if the frame
     /// would not fit. A frame larger than a whole record is refused.
     pub(crate) async fn push_encoded(&mut self, frame: &[u8]) -> Result<(), WireError> {

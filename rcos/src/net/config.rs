@@ -319,8 +319,10 @@ impl NodeConfig {
         self
     }
 
-    /// How many connections may be authenticating at once (default 64); more are
-    /// closed at once.
+    /// How many connections may be authenticating at once (default 64). When all are
+    /// taken, a new connection closes the oldest unauthenticated one if that one has
+    /// been at it for a quarter of the handshake timeout (500 ms at most), since an
+    /// honest handshake takes milliseconds; otherwise the new one is closed at once.
     pub fn max_preauth(mut self, connections: usize) -> Self {
         self.max_preauth = connections.max(1);
         self
@@ -503,7 +505,15 @@ fn read_secret_file(path: &Path) -> io::Result<Vec<u8>> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)?.permissions().mode();
+        let mode = std::fs::metadata(path)
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot read the secret file {}: {e}", path.display()),
+                )
+            })?
+            .permissions()
+            .mode();
         if mode & 0o077 != 0 {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,

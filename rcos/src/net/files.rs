@@ -168,12 +168,27 @@ pub(crate) fn clean_relative(path: &Path) -> Result<String, String> {
     Ok(parts.join("/"))
 }
 
-/// The place of a relative path under `root`, refusing anything that escapes it.
+/// The place of a relative path under `root`, refusing anything that escapes it: `..`,
+/// absolute paths, and paths through a symbolic link already inside the folder
+/// (wherever it points, a peer does not write or delete through it).
 fn place(root: &Path, relative: &str) -> Result<PathBuf, String> {
     let cleaned = clean_relative(Path::new(relative))?;
-    Ok(cleaned
-        .split('/')
-        .fold(root.to_path_buf(), |p, part| p.join(part)))
+    let mut at = root.to_path_buf();
+    let mut exists = true;
+    for part in cleaned.split('/') {
+        at.push(part);
+        if exists {
+            match std::fs::symlink_metadata(&at) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(format!("{relative} goes through a symbolic link"));
+                }
+                Ok(_) => {}
+                // Nothing below a missing component exists either.
+                Err(_) => exists = false,
+            }
+        }
+    }
+    Ok(at)
 }
 
 /// A file being received.
@@ -246,7 +261,13 @@ impl Files {
         let opened = target
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::File::create(&part));
+            // A new file, never through whatever may already be at that name.
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&part)
+            });
         let file = match opened {
             Ok(file) => file,
             Err(e) => {
@@ -576,5 +597,20 @@ mod tests {
         let root = Path::new("/tmp/root");
         assert_eq!(place(root, "a/b").unwrap(), root.join("a").join("b"));
         assert!(place(root, "../../etc/passwd").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn paths_through_a_symlink_are_refused() {
+        let root = std::env::temp_dir().join(format!("rcos-place-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::os::unix::fs::symlink(std::env::temp_dir(), root.join("link")).unwrap();
+        assert!(place(&root, "link/x").is_err());
+        assert!(place(&root, "link").is_err());
+        assert!(place(&root, "link/new/x").is_err());
+        assert_eq!(place(&root, "real/x").unwrap(), root.join("real").join("x"));
+        assert_eq!(place(&root, "new/x").unwrap(), root.join("new").join("x"));
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -332,13 +332,30 @@ pub(crate) fn decode_frames(
         if body.is_empty() {
             return None;
         }
+        #[cfg(feature = "fuzzing")]
+        crate::net::__fuzz::note_frame_decoded();
         if let Some((frame, used)) = fast::decode_send(body) {
             body = &body[used..];
             return Some(Ok(frame));
         }
         // One item by the generic decoder; after a bad one, the rest of the record is
-        // unreliable and is dropped.
-        let frame = crate::net::codec::decode_one::<Frame>(&mut body, depth);
+        // unreliable and is dropped. The item's extent and depth are checked first, over
+        // its heads alone: the decoder then never walks anything malformed or nested
+        // (tags included, which frames never use) deeper than the limit.
+        let Some(end) = fast::item_end(body, depth.min(crate::message::DECODE_DEPTH_LIMIT)) else {
+            body = &[];
+            return Some(Err(crate::net::WireError::Decode(format!(
+                "a frame that is malformed or nested deeper than {depth}"
+            ))));
+        };
+        let mut item = &body[..end];
+        body = &body[end..];
+        let frame = match crate::net::codec::decode_one::<Frame>(&mut item, depth) {
+            Ok(_) if !item.is_empty() => Err(crate::net::WireError::Decode(
+                "a frame that ends before its CBOR item does".into(),
+            )),
+            frame => frame,
+        };
         if frame.is_err() {
             body = &[];
         }
@@ -402,8 +419,20 @@ pub(crate) mod fast {
     /// (arrays, maps and tags each add a level). Checked without decoding or
     /// allocating, iteratively (no recursion, whatever the input).
     pub(crate) fn within_depth(b: &[u8], max: usize) -> bool {
+        item_end(b, max) == Some(b.len())
+    }
+
+    /// Where the first CBOR item of `b` ends, if it is well formed and nested at most
+    /// `max` deep (arrays, maps and tags each add a level): walked over its heads
+    /// without decoding or allocating, iteratively, skipping the contents of byte and
+    /// text strings. `max` is at most [`DECODE_DEPTH_LIMIT`].
+    pub(crate) fn item_end(b: &[u8], max: usize) -> Option<usize> {
         // Items still to read at each open level; `None` for an indefinite length.
-        let mut open: Vec<Option<u64>> = Vec::new();
+        let max = max.min(DECODE_DEPTH_LIMIT);
+        let mut open = Levels {
+            items: [None; DECODE_DEPTH_LIMIT],
+            len: 0,
+        };
         let mut at = 0usize;
         loop {
             // Close finished levels.
@@ -411,11 +440,9 @@ pub(crate) mod fast {
                 open.pop();
             }
             if open.is_empty() && at > 0 {
-                return at == b.len();
+                return Some(at);
             }
-            let Some(&first) = b.get(at) else {
-                return false;
-            };
+            let &first = b.get(at)?;
             if let Some(last) = open.last_mut() {
                 match last {
                     Some(n) => *n -= 1,
@@ -425,7 +452,7 @@ pub(crate) mod fast {
                         open.pop();
                         at += 1;
                         if open.is_empty() {
-                            return at == b.len();
+                            return Some(at);
                         }
                         continue;
                     }
@@ -439,44 +466,81 @@ pub(crate) mod fast {
                 match major {
                     2..=5 => {
                         if open.len() >= max {
-                            return false;
+                            return None;
                         }
                         open.push(None);
                         at += 1;
                         continue;
                     }
-                    _ => return false,
+                    _ => return None,
                 }
             }
-            let Some((n, next)) = read_any_head(b, at) else {
-                return false;
-            };
+            let (n, next) = read_any_head(b, at)?;
             at = next;
             match major {
                 0 | 1 | 7 => {}
                 2 | 3 => match usize::try_from(n).ok().and_then(|n| at.checked_add(n)) {
                     Some(end) if end <= b.len() => at = end,
-                    _ => return false,
+                    _ => return None,
                 },
                 4..=6 => {
                     if open.len() >= max {
-                        return false;
+                        return None;
                     }
                     let items = match major {
                         4 => Some(n),
                         5 => n.checked_mul(2),
                         _ => Some(1),
                     };
-                    let Some(items) = items else { return false };
+                    let items = items?;
                     if items > 0 {
                         open.push(Some(items));
                     }
                 }
-                _ => return false,
+                _ => return None,
             }
             if open.is_empty() {
-                return at == b.len();
+                return Some(at);
             }
+        }
+    }
+
+    use crate::message::DECODE_DEPTH_LIMIT;
+
+    /// The open levels of an item being walked, on the stack (no allocation per frame):
+    /// at most [`DECODE_DEPTH_LIMIT`], the largest depth limit there is.
+    struct Levels {
+        items: [Option<u64>; DECODE_DEPTH_LIMIT],
+        len: usize,
+    }
+
+    impl Levels {
+        fn last(&self) -> Option<&Option<u64>> {
+            self.items[..self.len].last()
+        }
+
+        fn last_mut(&mut self) -> Option<&mut Option<u64>> {
+            self.items[..self.len].last_mut()
+        }
+
+        fn pop(&mut self) {
+            self.len = self.len.saturating_sub(1);
+        }
+
+        /// Callers check `len() < max` first, and `max` is at most the capacity.
+        fn push(&mut self, level: Option<u64>) {
+            if let Some(slot) = self.items.get_mut(self.len) {
+                *slot = level;
+                self.len += 1;
+            }
+        }
+
+        fn len(&self) -> usize {
+            self.len
+        }
+
+        fn is_empty(&self) -> bool {
+            self.len == 0
         }
     }
 

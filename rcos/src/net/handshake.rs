@@ -320,3 +320,237 @@ mod tests {
         assert!(s.is_err());
     }
 }
+
+/// The handshake driven by a script of what the other side sends, for fuzzers and
+/// property tests (see `net::__fuzz`). The script's "valid" steps are made on the fly
+/// from what this side wrote, as an honest peer would.
+#[cfg(feature = "fuzzing")]
+pub(crate) mod scripted {
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use futures_lite::{AsyncRead, AsyncWrite};
+
+    use super::{AuthKey, CLIENT_LABEL, Identity, SERVER_LABEL, Session, codec, transcript};
+    use crate::net::codec::WireError;
+
+    /// One thing the other side sends.
+    #[derive(Clone, Debug)]
+    pub(crate) enum Step {
+        /// These bytes, as they are.
+        Raw(Vec<u8>),
+        /// A record (length prefix added) with this body.
+        Record(Vec<u8>),
+        /// A valid preamble.
+        Preamble,
+        /// The honest peer's `Hello`.
+        Hello,
+        /// The honest peer's `Auth`, proving the secret over what was exchanged so far.
+        Auth,
+    }
+
+    /// What this side writes goes into `written`; what it reads comes from the script.
+    struct Stream {
+        steps: VecDeque<Step>,
+        pending: Vec<u8>,
+        at: usize,
+        written: Vec<u8>,
+        key: AuthKey,
+        peer: Identity,
+        /// The bytes of the honest `Hello` sent, once sent.
+        peer_hello: Option<Vec<u8>>,
+        server_side: bool,
+        /// Whether a valid `Auth` was sent (nothing else can authenticate).
+        sent_auth: bool,
+        /// Whether the other side's record layer is now in use (after the handshake).
+        done: bool,
+    }
+
+    /// The body of the `n`th record this side wrote (after its preamble when it wrote
+    /// one first).
+    fn written_record(written: &[u8], skip: usize, n: usize) -> Option<Vec<u8>> {
+        let mut at = skip;
+        for i in 0.. {
+            let len = u32::from_be_bytes(written.get(at..at + 4)?.try_into().ok()?) as usize;
+            let body = written.get(at + 4..at + 4 + len)?;
+            if i == n {
+                return Some(body.to_vec());
+            }
+            at += 4 + len;
+        }
+        None
+    }
+
+    impl Stream {
+        fn record(body: &[u8]) -> Vec<u8> {
+            let mut out = (body.len() as u32).to_be_bytes().to_vec();
+            out.extend_from_slice(body);
+            out
+        }
+
+        fn materialize(&mut self, step: Step) -> Vec<u8> {
+            match step {
+                Step::Raw(bytes) => bytes,
+                Step::Record(body) => Self::record(&body),
+                Step::Preamble => {
+                    let mut pre = Vec::with_capacity(8);
+                    pre.extend_from_slice(&codec::MAGIC);
+                    pre.extend_from_slice(&codec::PROTOCOL_MAJOR.to_be_bytes());
+                    pre.extend_from_slice(&codec::PROTOCOL_MINOR.to_be_bytes());
+                    pre
+                }
+                Step::Hello => {
+                    let mut nonce = [0u8; 32];
+                    nonce[0] = 0x5a;
+                    let mut body = Vec::new();
+                    let hello = super::hello_for(&self.peer, &nonce);
+                    if codec::encode_frame(&hello, &mut body).is_err() {
+                        return Vec::new();
+                    }
+                    self.peer_hello = Some(body.clone());
+                    Self::record(&body)
+                }
+                Step::Auth => {
+                    // This side's hello is its first record (after the preamble, which
+                    // both sides write first).
+                    let Some(mine) = written_record(&self.written, 8, 0) else {
+                        return Vec::new();
+                    };
+                    let Some(theirs) = self.peer_hello.clone() else {
+                        return Vec::new();
+                    };
+                    let (t, label) = if self.server_side {
+                        (transcript(&theirs, &mine), CLIENT_LABEL)
+                    } else {
+                        (transcript(&mine, &theirs), SERVER_LABEL)
+                    };
+                    use hmac::Mac;
+                    let mac = self.key.mac(label, &t).finalize().into_bytes().to_vec();
+                    let mut body = Vec::new();
+                    if codec::encode_frame(&super::Auth { mac }, &mut body).is_err() {
+                        return Vec::new();
+                    }
+                    self.sent_auth = true;
+                    Self::record(&body)
+                }
+            }
+        }
+    }
+
+    impl AsyncRead for Stream {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<std::io::Result<usize>> {
+            let this = self.get_mut();
+            while this.at >= this.pending.len() {
+                if this.done {
+                    return Poll::Ready(Ok(0));
+                }
+                let Some(step) = this.steps.pop_front() else {
+                    return Poll::Ready(Ok(0)); // end of stream
+                };
+                this.pending = this.materialize(step);
+                this.at = 0;
+            }
+            let n = buf.len().min(this.pending.len() - this.at);
+            buf[..n].copy_from_slice(&this.pending[this.at..this.at + n]);
+            this.at += n;
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    impl AsyncWrite for Stream {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            let this = self.get_mut();
+            // A handshake writes a few hundred bytes; more is a bug.
+            if this.written.len() + buf.len() > 64 * 1024 {
+                return Poll::Ready(Err(std::io::Error::other("handshake wrote too much")));
+            }
+            this.written.extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// How a scripted handshake ended.
+    pub(crate) struct Outcome {
+        pub(crate) result: Result<Session, WireError>,
+        /// Whether the script's valid `Auth` was read: the only way in.
+        pub(crate) sent_auth: bool,
+        /// The steps not consumed by the handshake, and the bytes of a step it read in
+        /// part.
+        pub(crate) rest: VecDeque<Step>,
+        pub(crate) leftover: Vec<u8>,
+    }
+
+    /// Runs this node's side (`server` or client) of the handshake against `steps`.
+    pub(crate) fn run(server: bool, secret: &[u8], steps: Vec<Step>) -> Outcome {
+        let key = AuthKey::derive(secret);
+        let me = Identity {
+            name: "fuzz-me".into(),
+            incarnation: 1,
+            listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 1))),
+        };
+        let mut stream = Stream {
+            steps: steps.into(),
+            pending: Vec::new(),
+            at: 0,
+            written: Vec::new(),
+            key: key.clone(),
+            peer: Identity {
+                name: "fuzz-peer".into(),
+                incarnation: 2,
+                listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 2))),
+            },
+            peer_hello: None,
+            server_side: server,
+            sent_auth: false,
+            done: false,
+        };
+        let result = futures_lite::future::block_on(async {
+            if server {
+                super::server(&mut stream, &me, &key, true).await
+            } else {
+                super::client(&mut stream, &me, &key, true).await
+            }
+        });
+        stream.done = true;
+        let leftover = stream.pending.get(stream.at..).unwrap_or_default().to_vec();
+        Outcome {
+            result,
+            sent_auth: stream.sent_auth,
+            rest: stream.steps,
+            leftover,
+        }
+    }
+
+    /// Decodes a record body as each pre-authentication frame (errors are fine).
+    pub(crate) fn decode_preauth(body: &[u8]) {
+        let _ = codec::decode_frames::<super::Hello>(body).count();
+        let _ = codec::decode_frames::<super::Auth>(body).count();
+    }
+
+    /// `net::__fuzz::round_trip` for `Hello`.
+    pub(crate) fn round_trip_hello(bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
+        crate::net::__fuzz::round_trip_as::<super::Hello>(bytes)
+    }
+
+    /// `net::__fuzz::round_trip` for `Auth`.
+    pub(crate) fn round_trip_auth(bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
+        crate::net::__fuzz::round_trip_as::<super::Auth>(bytes)
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -42,11 +42,19 @@ pub(crate) struct Node {
     changed: Event,
     pending: Mutex<HashMap<u64, SlotFiller<Answer>>>,
     next_req: AtomicU64,
-    preauth: AtomicUsize,
+    /// Connections still authenticating, oldest first.
+    preauth: Mutex<PreAuth>,
     /// Files being received.
     pub(crate) files: super::files::Files,
     /// Discovery by beacons, when configured (see `discovery.rs`).
     pub(crate) discovery: std::sync::OnceLock<Arc<super::discovery::Discovery>>,
+}
+
+/// The connections still authenticating: each with when it came and how to close it.
+#[derive(Default)]
+struct PreAuth {
+    next: u64,
+    open: std::collections::VecDeque<(u64, Instant, Closer)>,
 }
 
 #[derive(Default)]
@@ -93,7 +101,7 @@ impl Node {
             changed: Event::new(),
             pending: Mutex::new(HashMap::new()),
             next_req: AtomicU64::new(1),
-            preauth: AtomicUsize::new(0),
+            preauth: Mutex::new(PreAuth::default()),
             files: super::files::Files::default(),
             discovery: std::sync::OnceLock::new(),
             config,
@@ -180,11 +188,9 @@ impl Node {
                     continue;
                 }
             };
-            if self.preauth.fetch_add(1, Ordering::AcqRel) >= self.config.max_preauth {
-                self.preauth.fetch_sub(1, Ordering::AcqRel);
-                tracing::warn!(%from, "too many unauthenticated connections: refused");
+            let Some(ticket) = self.admit(from, &stream) else {
                 continue;
-            }
+            };
             let node = self.clone();
             self.spawn_system("rcos-net-accept", move |_| async move {
                 let timeout = node.config.handshake_timeout;
@@ -207,7 +213,7 @@ impl Node {
                         Ok((stream, session))
                     };
                     let result = node.clock.timeout(timeout, attempt).await.ok();
-                    node.accepted(from, result, closer);
+                    node.accepted(ticket, from, result, closer);
                     return;
                 }
                 let attempt = async {
@@ -218,22 +224,58 @@ impl Node {
                     Ok((stream, session))
                 };
                 let result = node.clock.timeout(timeout, attempt).await.ok();
-                node.accepted(from, result, closer);
+                node.accepted(ticket, from, result, closer);
             });
         }
+    }
+
+    /// Lets a new connection start authenticating, and returns its ticket. When
+    /// [`max_preauth`](NodeConfig::max_preauth) connections already are, the oldest is
+    /// closed to make room if it has been at it for a quarter of the handshake timeout
+    /// (500 ms at most: an honest handshake takes milliseconds), so idle connections
+    /// cannot lock peers out; otherwise the new one is refused.
+    fn admit(
+        &self,
+        from: std::net::SocketAddr,
+        stream: &Async<std::net::TcpStream>,
+    ) -> Option<u64> {
+        let mut table = self.preauth.lock();
+        if table.open.len() >= self.config.max_preauth {
+            let patience = (self.config.handshake_timeout / 4).min(Duration::from_millis(500));
+            let oldest_waited = table.open.front().map(|(_, since, _)| since.elapsed());
+            match oldest_waited {
+                Some(waited) if waited >= patience => {
+                    if let Some((_, _, close)) = table.open.pop_front() {
+                        close();
+                    }
+                    tracing::warn!(%from, "too many unauthenticated connections: the oldest closed to make room");
+                }
+                _ => {
+                    tracing::warn!(%from, "too many unauthenticated connections: refused");
+                    return None;
+                }
+            }
+        }
+        let ticket = table.next;
+        table.next += 1;
+        table
+            .open
+            .push_back((ticket, Instant::now(), shutdown_of(stream)));
+        Some(ticket)
     }
 
     /// Takes an accepted connection whose handshake ended (`None`: timed out) into
     /// service, or logs why it was refused.
     fn accepted<S>(
         self: &Arc<Self>,
+        ticket: u64,
         from: std::net::SocketAddr,
         result: Option<Result<(S, Session), WireError>>,
         closer: Closer,
     ) where
         S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
     {
-        self.preauth.fetch_sub(1, Ordering::AcqRel);
+        self.preauth.lock().open.retain(|(t, _, _)| *t != ticket);
         match result {
             Some(Ok((stream, session))) => self.attach(session, stream, closer, false),
             Some(Err(error)) => log_refusal(from, &error),
@@ -375,7 +417,7 @@ impl Node {
                 closer();
                 return;
             }
-            if let Some(existing) = st.peers.get(&inc).cloned() {
+            let found = if let Some(existing) = st.peers.get(&inc).cloned() {
                 if existing.is_connected() {
                     // Both dialed at once: keep the connection dialed by the node with
                     // the lower incarnation; both sides decide the same.
@@ -405,9 +447,12 @@ impl Node {
                 }
                 st.peers.insert(inc, peer.clone());
                 (peer, 0, true)
-            }
+            };
+            // The frames that waited for this connection are queued before the lock
+            // lets a concurrent `send_to` find the peer and queue behind them.
+            Self::release_waiting(&mut st, &found.0);
+            found
         };
-        self.release_waiting(&peer);
         peer.last_heard.store(self.now_ms(), Ordering::Release);
         peer.poke();
         let node = self.clone();
@@ -423,16 +468,11 @@ impl Node {
     }
 
     /// Queues the frames that waited for this peer's connection, ahead of anything else.
-    fn release_waiting(&self, peer: &Arc<Peer>) {
+    fn release_waiting(st: &mut NodeState, peer: &Arc<Peer>) {
         let Some(location) = peer.location else {
             return;
         };
-        let waiting = self
-            .state
-            .lock()
-            .waiting
-            .remove(&location)
-            .unwrap_or_default();
+        let waiting = st.waiting.remove(&location).unwrap_or_default();
         let inc = peer.identity.incarnation;
         let mut stale = 0;
         for (meant_for, frame) in waiting {

@@ -16,7 +16,12 @@ use super::handshake::{Identity, Session};
 use super::node::Node;
 use crate::TaskRef;
 use crate::error::SendErrorKind;
+use crate::task::{Exit, MonitorStatus};
 use crate::util::Mutex;
+
+/// The bit that marks a ping as a fence (see [`Peer::connection_ended`]): the heartbeat's
+/// own pings count up from 1 and never reach it.
+const FENCE: u64 = 1 << 63;
 
 /// Frames waiting to be written.
 #[derive(Default)]
@@ -42,6 +47,15 @@ pub(crate) struct Peer {
     pub(crate) watched: Mutex<Vec<(TaskRef, TaskRef)>>,
     /// Requests sent to this peer and not answered yet.
     pub(crate) requests: Mutex<Vec<u64>>,
+    /// Monitors told that this peer was lost when a connection to it ended, whose
+    /// targets' node may still send a status for them: (monitor's id, target, the fence
+    /// after whose pong it will not). Such a status is dropped: one notice per monitor.
+    told: Mutex<Vec<(u64, TaskRef, u64)>>,
+    /// Fences sent so far.
+    fences: AtomicU64,
+    /// Held while the frames of one record are handled, so that an old connection's
+    /// reader and a new one's never interleave (per-pair order).
+    handling: Mutex<()>,
     /// Shuts the current connection's socket down.
     closer: Mutex<Option<super::node::Closer>>,
     limit: usize,
@@ -63,6 +77,9 @@ impl Peer {
             writing: AtomicBool::new(false),
             watched: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
+            told: Mutex::new(Vec::new()),
+            fences: AtomicU64::new(0),
+            handling: Mutex::new(()),
             closer: Mutex::new(None),
             limit,
             max_frame,
@@ -151,6 +168,82 @@ impl Peer {
         !self.out.lock().frames.is_empty()
     }
 
+    /// A connection to this peer ended (broken, replaced, or closed). Frames in flight
+    /// on it, either way, may be lost — messages to the peer's tasks, and statuses for
+    /// the monitors here of the peer's tasks — and are not sent again: so every such
+    /// monitor is told now that the peer was lost ([`Exit::NodeLost`]), whether a new
+    /// connection comes back within the grace period or not. A message is never lost
+    /// silently: a gap in what a task sent to a monitored task comes with a notice.
+    ///
+    /// The monitors have fired, so the peer is asked to forget them (an `Unmonitor`
+    /// each, then a fence ping); a status it sends for one of them before its fence's
+    /// pong is dropped here ([`Peer::stale`]).
+    pub(crate) fn connection_ended(&self) {
+        let watched = std::mem::take(&mut *self.watched.lock());
+        if watched.is_empty() {
+            return;
+        }
+        let fence = FENCE | (self.fences.fetch_add(1, Ordering::AcqRel) + 1);
+        self.told.lock().extend(
+            watched
+                .iter()
+                .map(|(monitor, target)| (monitor.id().as_u64(), target.clone(), fence)),
+        );
+        for (monitor, target) in &watched {
+            let _ = self.push(&Frame::Unmonitor {
+                target: target.id().as_u64(),
+                monitor: monitor.clone(),
+            });
+        }
+        let _ = self.push(&Frame::Ping(fence));
+        tracing::info!(
+            peer = %self.identity.name,
+            monitors = watched.len(),
+            "connection ended: monitors of the peer's tasks told it was lost"
+        );
+        for (monitor, target) in watched {
+            let _ = monitor.send_system(MonitorStatus {
+                task: target,
+                exit: Exit::NodeLost,
+            });
+        }
+    }
+
+    /// Whether `frame`, from the peer, is a status for a monitor already told of a lost
+    /// connection (then it is dropped). A fence's pong forgets the monitors told before
+    /// it: the peer has dropped them by then.
+    fn stale(&self, frame: &Frame) -> bool {
+        match frame {
+            Frame::Pong(n) if n & FENCE != 0 => {
+                self.told.lock().retain(|(_, _, fence)| fence > n);
+                false
+            }
+            Frame::Send { to, msg }
+                if msg.name == <MonitorStatus as crate::Message>::wire_name() =>
+            {
+                let mut told = self.told.lock();
+                if told.is_empty() {
+                    return false;
+                }
+                let Ok(status) = crate::message::decode::<MonitorStatus>(&msg.bytes) else {
+                    return false;
+                };
+                match told
+                    .iter()
+                    .position(|(monitor, target, _)| monitor == to && *target == status.task)
+                {
+                    Some(i) => {
+                        told.swap_remove(i);
+                        tracing::debug!(peer = %self.identity.name, "status for a monitor told already: dropped");
+                        true
+                    }
+                    None => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
     /// Whether frames wait to be written or are being written.
     pub(crate) fn is_flushing(&self) -> bool {
         self.is_connected() && (self.writing.load(Ordering::Acquire) || self.has_outbound())
@@ -189,7 +282,11 @@ pub(crate) async fn run_connection<S>(
                 node.connection_ended(&peer, epoch, &error);
             });
     }
-    if let Err(error) = write_loop(&node, &peer, &mut writer, epoch).await {
+    let result = write_loop(&node, &peer, &mut writer, epoch).await;
+    // However it ended (the writer ends whenever its connection does), what was in
+    // flight on it may be lost: the monitors here of the peer's tasks are told.
+    peer.connection_ended();
+    if let Err(error) = result {
         node.connection_ended(&peer, epoch, &error);
     }
 }
@@ -209,9 +306,16 @@ async fn read_loop<R: AsyncRead + Unpin>(
             Err(e) => return e,
         };
         peer.last_heard.store(node.now_ms(), Ordering::Release);
+        // One connection's record at a time, and none from a connection that has been
+        // replaced: its frames must not come after the new connection's.
+        let _handling = peer.handling.lock();
+        if peer.epoch.load(Ordering::Acquire) != epoch {
+            return WireError::Closed;
+        }
         for frame in super::frame::decode_frames(body, node.config().max_decode_depth) {
             match frame {
                 Ok(Frame::Goodbye) => return WireError::Closed,
+                Ok(frame) if peer.stale(&frame) => {}
                 Ok(frame) => node.handle(peer, frame),
                 Err(e) => return e,
             }

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use super::{Runtime, new_shared, scheduler};
 
@@ -21,6 +22,8 @@ pub struct Builder {
     name: Option<Cow<'static, str>>,
     seed: Option<u64>,
     node: Option<crate::net::NodeConfig>,
+    /// `None`: the default threshold; `Some(None)`: no watchdog.
+    watchdog: Option<Option<Duration>>,
 }
 
 impl Builder {
@@ -63,6 +66,29 @@ impl Builder {
         self
     }
 
+    /// Sets how long a task may hold a worker thread, in one poll, before the watchdog
+    /// names it with a `tracing` warning (default: 1 s); `None` turns the watchdog off.
+    ///
+    /// Tasks are never preempted: a task that computes or blocks without awaiting keeps
+    /// its worker, and nothing (not even `catch_unwind`) can stop it from outside. The
+    /// watchdog only tells which task it is (`name/id`), once per such poll. It costs
+    /// one relaxed atomic store per poll and one thread per process that wakes a few
+    /// times per threshold while some runtime has a watchdog.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = rcos::Runtime::builder()
+    ///     .watchdog(Some(Duration::from_millis(200)))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn watchdog(mut self, threshold: Option<Duration>) -> Builder {
+        self.watchdog = Some(threshold);
+        self
+    }
+
     /// Starts the runtime's worker threads (and, for a node, its listener).
     ///
     /// # Errors
@@ -94,6 +120,15 @@ impl Builder {
             }
         }
         tracing::debug!(runtime = %shared.node, workers, "runtime started");
+        if cfg!(panic = "abort") {
+            tracing::warn!(runtime = %shared.node, "rcos built with panic = \"abort\": a panicking task ends the whole process (unsupported; see the crate docs)");
+        }
+        if let Some(threshold) = self
+            .watchdog
+            .unwrap_or(Some(super::watchdog::DEFAULT_THRESHOLD))
+        {
+            super::watchdog::watch(&shared, threshold);
+        }
         let rt = Runtime::from_parts(shared.clone(), threads);
         if let Some(config) = self.node {
             let node = crate::net::Node::start(&shared, config)?;

@@ -20,6 +20,9 @@ thread_local! {
 /// Puts `core` in place as the current task and returns what was there before.
 #[inline]
 pub(crate) fn set_current_task(core: Option<Arc<TaskCore>>) -> Option<Arc<TaskCore>> {
+    if let Some(core) = &core {
+        super::scheduler::beat(core.id);
+    }
     CURRENT_TASK.with(|c| c.replace(core))
 }
 

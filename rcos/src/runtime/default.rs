@@ -2,9 +2,14 @@
 
 use super::{Builder, Handle, Runtime};
 use crate::error::JoinError;
-use crate::util::Mutex;
+// std's own mutex (not `util::Mutex`, which is loom's in model-checking builds).
+static DEFAULT: std::sync::Mutex<Option<Runtime>> = std::sync::Mutex::new(None);
 
-static DEFAULT: Mutex<Option<Runtime>> = Mutex::new(None);
+fn default_slot() -> std::sync::MutexGuard<'static, Option<Runtime>> {
+    DEFAULT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// The handle of the default runtime, starting it (one worker per core) if it is not
 /// running.
@@ -12,7 +17,7 @@ static DEFAULT: Mutex<Option<Runtime>> = Mutex::new(None);
 /// # Panics
 /// If the operating system refuses to start its worker threads.
 pub(crate) fn default_handle() -> Handle {
-    let mut slot = DEFAULT.lock();
+    let mut slot = default_slot();
     if let Some(rt) = slot.as_ref().filter(|rt| !rt.is_terminated()) {
         return rt.handle().clone();
     }
@@ -28,7 +33,7 @@ pub(crate) fn default_handle() -> Handle {
 /// Makes `rt` the default runtime, ending the previous one if there was one.
 pub(crate) fn install_default(rt: Runtime) -> Handle {
     let handle = rt.handle().clone();
-    let previous = DEFAULT.lock().replace(rt);
+    let previous = default_slot().replace(rt);
     drop(previous);
     handle
 }
@@ -40,7 +45,7 @@ pub(crate) fn install_default(rt: Runtime) -> Handle {
 /// # Errors
 /// [`JoinError::InsideRuntime`] when called from one of its own tasks.
 pub fn join() -> Result<(), JoinError> {
-    let handle = DEFAULT.lock().as_ref().map(|rt| rt.handle().clone());
+    let handle = default_slot().as_ref().map(|rt| rt.handle().clone());
     match handle {
         Some(handle) => handle.join(),
         None => Ok(()),
@@ -50,6 +55,6 @@ pub fn join() -> Result<(), JoinError> {
 /// Ends every task of the default runtime and stops it (pycos's `terminate()`). The next
 /// spawn outside any runtime starts a new default runtime.
 pub fn terminate() {
-    let rt = DEFAULT.lock().take();
+    let rt = default_slot().take();
     drop(rt);
 }

@@ -42,6 +42,8 @@ pub(crate) struct Scheduler {
     idle: AtomicUsize,
     pub(super) shutdown: AtomicBool,
     det: Option<Mutex<DetQueue>>,
+    /// What each worker is polling, for the watchdog.
+    pub(super) beats: super::watchdog::Beats,
 }
 
 struct DetQueue {
@@ -75,6 +77,7 @@ impl Scheduler {
                     rng: fastrand::Rng::with_seed(seed),
                 })
             }),
+            beats: super::watchdog::Beats::new(workers),
         };
         (sched, locals)
     }
@@ -243,6 +246,18 @@ pub(crate) fn wake_stealable<R>(wake: impl FnOnce() -> R) -> R {
     out
 }
 
+/// Tells the watchdog that this thread, if it is a worker, starts polling task `task`.
+#[inline]
+pub(crate) fn beat(task: u64) {
+    let _ = WORKER.try_with(|w| {
+        if let Ok(w) = w.try_borrow() {
+            if let Some(ctx) = w.as_ref() {
+                ctx.shared.sched.beats.beat(ctx.index, task);
+            }
+        }
+    });
+}
+
 /// One worker's own state, kept in a thread-local on its thread.
 pub(crate) struct WorkerCtx {
     pub(crate) shared: Arc<Shared>,
@@ -313,6 +328,7 @@ impl WorkerCtx {
                 self.wake_up();
                 continue;
             }
+            sched.beats.idle(self.index);
             return Poll::Pending;
         }
         // Out of budget: let block_on look at the reactor, then come straight back.

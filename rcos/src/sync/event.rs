@@ -2,8 +2,10 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use crate::util::sync_shim::{AtomicBool, Notifier, notify_all};
 
 /// A flag that tasks wait for (pycos's `Event`): [`set`](Self::set) wakes every waiter
 /// and lets later waits pass at once, until [`clear`](Self::clear).
@@ -29,7 +31,7 @@ pub struct Event {
 
 struct Inner {
     set: AtomicBool,
-    event: event_listener::Event,
+    event: Notifier,
 }
 
 impl Event {
@@ -38,7 +40,7 @@ impl Event {
         Event {
             inner: Arc::new(Inner {
                 set: AtomicBool::new(false),
-                event: event_listener::Event::new(),
+                event: Notifier::new(),
             }),
         }
     }
@@ -46,7 +48,7 @@ impl Event {
     /// Sets the flag and wakes every waiting task.
     pub fn set(&self) {
         self.inner.set.store(true, Ordering::SeqCst);
-        crate::util::notify(&self.inner.event, usize::MAX);
+        notify_all(&self.inner.event);
     }
 
     /// Clears the flag: later waits wait again.

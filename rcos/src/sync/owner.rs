@@ -1,6 +1,6 @@
 //! Who holds a lock: a task, or (outside tasks) a thread.
 
-use std::thread::ThreadId;
+use crate::util::sync_shim::{ThreadId, thread_id};
 
 use crate::TaskRef;
 
@@ -15,7 +15,7 @@ impl Owner {
     pub(crate) fn current() -> Owner {
         match TaskRef::current() {
             Some(task) => Owner::Task(task),
-            None => Owner::Thread(std::thread::current().id()),
+            None => Owner::Thread(thread_id()),
         }
     }
 }

@@ -30,8 +30,11 @@ pub enum Exit {
     /// No task with this reference is known: it ended before the reference was resolved
     /// here, and how it ended has been forgotten.
     NotFound,
-    /// The task's node was lost: the connection broke and did not come back, or the
-    /// node stopped answering heartbeats. The task may still be running there.
+    /// The connection to the task's node broke, or the node stopped answering
+    /// heartbeats. Told at once, even if the connection comes back within its grace
+    /// period (as Erlang's `noconnection`): messages in flight when it broke may be
+    /// lost, and this notice comes before any such gap. The task may still be running
+    /// there; monitor it again to keep watching it.
     NodeLost,
 }
 
