@@ -634,6 +634,20 @@ fn service_6_two_nodes() {
 }
 
 #[test]
+fn service_7_cluster() {
+    let out = run("service_7_cluster", &[]);
+    out.in_order(&[
+        "counter-a: serving at 127.0.0.1:",
+        "counter-b: serving at 127.0.0.1:",
+        "job 1 counted 8 distinct words on 127.0.0.1:",
+        "job 2 counted 3 distinct words on 127.0.0.1:",
+        "job 3 counted 3 distinct words on 127.0.0.1:",
+        "job 4 counted 4 distinct words on 127.0.0.1:",
+        r#"front: the top 3 are [("the", 4), ("dog", 3), ("fox", 3)]"#,
+    ]);
+}
+
+#[test]
 fn actor_style() {
     let out = run("actor_style", &[]);
     out.in_order(&[
