@@ -754,11 +754,9 @@ impl Node {
         };
         let Some(peer) = peer else { return };
         let _ = peer.push(&Frame::Goodbye);
-        // Give the goodbye a moment to leave, then cut.
-        let _ = self
-            .clock
-            .timeout(Duration::from_millis(100), self.flushed(&peer))
-            .await;
+        // Give the goodbye time to leave, then cut: a peer that reads it first lets the
+        // connection go, while one that only sees the cut tries to get it back.
+        let _ = self.clock.timeout(STOP_FLUSH, self.flushed(&peer)).await;
         let epoch = peer.epoch.load(Ordering::Acquire);
         if peer
             .epoch
