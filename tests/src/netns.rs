@@ -386,7 +386,7 @@ pub fn stream_to(rt: &Runtime, id: u64, to: TaskRef, rate: u64) -> TaskRef {
 ///
 /// * `peer ADDR` — connect to a node and keep the connection (`peered ADDR`);
 /// * `status` — print `peer-up NAME` / `peer-down NAME` as peers come and go;
-/// * `watch ADDR N` — spawn N [`idle`] tasks there and monitor them all
+/// * `watch ADDR N` — spawn N [`idle()`] tasks there and monitor them all
 ///   (`watching N`, then `notice I EXIT` for each status and `notices N` once all came);
 /// * `stream ADDR NAME RATE` — send [`StreamMsg`]s to the task registered as NAME
 ///   there, RATE a second (`streaming`);
