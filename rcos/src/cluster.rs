@@ -24,7 +24,7 @@
 //! let jobs: Vec<_> = (1..=10).map(|n| cluster.submit(compute, (n,)).unwrap()).collect();
 //! for job in jobs {
 //!     let exit = job.finish().await.unwrap();
-//!     println!("job {} gave {:?}", job.id(), exit.get::<u64>());
+//!     tracing::info!(job = job.id(), result = ?exit.get::<u64>(), "job done");
 //! }
 //! cluster.close(false).await;
 //! # }

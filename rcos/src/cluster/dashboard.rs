@@ -80,7 +80,7 @@
 //! # fn main() -> std::io::Result<()> {
 //! // Port 0 picks a free port; a program would use e.g. 127.0.0.1:8181.
 //! let dashboard = dashboard::serve(Arc::new(Empty), "127.0.0.1:0".parse().unwrap())?;
-//! println!("dashboard at {}", dashboard.url());
+//! assert!(dashboard.url().starts_with("http://127.0.0.1:"));
 //! dashboard.stop();
 //! # Ok(())
 //! # }
@@ -140,14 +140,16 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
 /// started.
 ///
 /// # Example
+/// A cluster client is a source: the dashboard shows its nodes and jobs.
 /// ```no_run
 /// # use std::sync::Arc;
-/// # use rcos::cluster::DashboardSource;
-/// # fn client_source() -> Arc<dyn DashboardSource> { unimplemented!() }
-/// let source: Arc<dyn DashboardSource> = client_source();
-/// let dashboard = rcos::cluster::dashboard::serve(source, "127.0.0.1:8181".parse().unwrap())?;
-/// println!("open {} in a browser", dashboard.url());
-/// # Ok::<(), std::io::Error>(())
+/// # fn example(node: rcos::net::Location) -> Result<(), Box<dyn std::error::Error>> {
+/// let cluster = rcos::cluster::Cluster::builder().node(node).start()?;
+/// let dashboard =
+///     rcos::cluster::dashboard::serve(Arc::new(cluster.clone()), "127.0.0.1:8181".parse()?)?;
+/// tracing::info!(url = %dashboard.url(), "dashboard started");
+/// # Ok(())
+/// # }
 /// ```
 pub fn serve(source: Arc<dyn DashboardSource>, addr: SocketAddr) -> io::Result<Dashboard> {
     let listener = TcpListener::bind(addr)?;
