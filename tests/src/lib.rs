@@ -1,6 +1,7 @@
 //! Shared helpers for the rcos integration tests.
 
 pub mod fault_proxy;
+pub mod memory;
 pub mod netns;
 pub mod programs;
 

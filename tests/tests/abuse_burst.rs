@@ -5,43 +5,11 @@
 //! documented (rcos crate docs, "Memory after a burst") and the test reports instead of
 //! failing. Its own test binary, so the RSS figures are not another test's.
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rcos::{Interrupt, TaskRef};
+use rcos_tests::memory::{mib, rss, scaled, serial};
 use rcos_tests::{rt2, run};
-
-/// One test at a time: RSS is per process.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Resident set size of this process, in bytes (Linux).
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-/// How many of something: the full figure unless `RCOS_ABUSE_SCALE` divides it.
-fn scaled(full: usize) -> usize {
-    let div = std::env::var("RCOS_ABUSE_SCALE")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
-    (full / div).max(1)
-}
 
 const E4_SIZE: usize = 4096;
 

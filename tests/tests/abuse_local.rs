@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use rcos::task::MonitorStatus;
 use rcos::{CallError, Exit, Interrupt, Request, TaskRef, task};
+use rcos_tests::memory::scaled;
 use rcos_tests::{PATIENCE, rt2, run};
 
 /// Panics whose message starts with this are deliberate: not printed.
@@ -40,16 +41,6 @@ fn serial() -> MutexGuard<'static, ()> {
     });
     LOCK.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// How many of something: the full figure unless `RCOS_ABUSE_SCALE` divides it.
-fn scaled(full: usize) -> usize {
-    let div = std::env::var("RCOS_ABUSE_SCALE")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
-    (full / div).max(1)
 }
 
 // ---------------------------------------------------------------------------------

@@ -720,14 +720,7 @@ fn b5_slow_and_flooding_unauthenticated_connections_are_capped_and_closed() {
         NodeConfig::new().secret(SECRET).handshake_timeout(timeout),
     );
     let at = a.location().unwrap().addr();
-    let rss = || -> usize {
-        let s = std::fs::read_to_string("/proc/self/status").unwrap();
-        s.lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap_or(0)
-            * 1024
-    };
+    let rss = || rcos_tests::memory::rss() as usize;
     // The good peer's node is made first, so that it tries as soon as the slow ones are in.
     let good = node("b5-good");
     let base = rss();
