@@ -14,7 +14,10 @@
 //! PATH` (default `RCOS_SECRET` or the demo secret), `--cert`, `--key` and `--trusted`
 //! PEM files for TLS, `--dest DIR` (where files sent to it go), `--max-file-size BYTES`,
 //! `--clients N` (serve N clients, then exit), `--discover` (announce itself by UDP
-//! discovery beacons, and answer them).
+//! discovery beacons, and answer them) with `--discover-port N` (the beacons' UDP port,
+//! default 9705; clients must use the same), `--pulse-ms N` (how often it reports its
+//! availability to its client). An unknown option or a value that does not parse is an
+//! error: the node says which on standard error and exits with status 2.
 
 #[path = "shared/cluster_jobs.rs"]
 mod cluster_jobs;
@@ -27,7 +30,7 @@ use rcos::cluster::NodeServer;
 use rcos::net::NodeConfig;
 use rcos_examples::{Args, secret};
 
-const OPTIONS: [&str; 13] = [
+const OPTIONS: [&str; 14] = [
     "cpus",
     "host",
     "port",
@@ -41,7 +44,32 @@ const OPTIONS: [&str; 13] = [
     "max-file-size",
     "clients",
     "pulse-ms",
+    "discover-port",
 ];
+
+/// Checks that every argument is a known option with its value or the `--discover`
+/// flag: a misspelt option (`--cpu 2`) is an error, not silently ignored.
+fn check_args(argv: &[String]) -> Result<(), String> {
+    let mut args = argv.iter();
+    while let Some(arg) = args.next() {
+        match arg.strip_prefix("--") {
+            Some("discover") => {}
+            Some(name) if OPTIONS.contains(&name) => {
+                if args.next().is_none() {
+                    return Err(format!("--{name} needs a value"));
+                }
+            }
+            Some(name) => {
+                return Err(format!(
+                    "unknown option --{name} (the options are --{} and --discover)",
+                    OPTIONS.join(", --")
+                ));
+            }
+            None => return Err(format!("unexpected argument {arg:?}")),
+        }
+    }
+    Ok(())
+}
 
 /// The node's network configuration, from the command line.
 fn config(args: &Args) -> Result<NodeConfig, String> {
@@ -49,6 +77,12 @@ fn config(args: &Args) -> Result<NodeConfig, String> {
     let mut config = NodeConfig::new()
         .bind((host, args.parsed("port", 0)))
         .discovery(args.flag("discover"));
+    if let Some(port) = args.option("discover-port") {
+        let port = port
+            .parse()
+            .map_err(|_| format!("--discover-port {port:?}"))?;
+        config = config.discovery_port(port);
+    }
     // Names tell nodes apart in status messages and on the dashboard.
     let name = match args.option("name") {
         Some(name) => name.to_string(),
@@ -87,6 +121,11 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(error) = check_args(&argv) {
+        eprintln!("cluster_node: {error}");
+        return ExitCode::from(2);
+    }
     let args = Args::parse(&OPTIONS);
     let config = match config(&args) {
         Ok(config) => config,
@@ -97,13 +136,15 @@ fn main() -> ExitCode {
     };
 
     // ANCHOR: serve
+    // `parsed` exits with status 2 and a message if a value does not parse.
     let mut server = NodeServer::new().cpus(args.parsed("cpus", 0));
-    if let Some(clients) = args.option("clients") {
-        server = server.clients(clients.parse().unwrap_or(1));
+    if args.option("clients").is_some() {
+        server = server.clients(args.parsed("clients", 1));
     }
-    if let Some(ms) = args.option("pulse-ms") {
-        server =
-            server.pulse_interval(std::time::Duration::from_millis(ms.parse().unwrap_or(2000)));
+    if args.option("pulse-ms").is_some() {
+        server = server.pulse_interval(std::time::Duration::from_millis(
+            args.parsed("pulse-ms", 2000),
+        ));
     }
     if let Some(dir) = args.option("dest") {
         server = server.dest_path(dir);

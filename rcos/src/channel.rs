@@ -8,6 +8,12 @@
 //! subscription that would make a cycle is refused (pycos recursed until its stack ran
 //! out).
 //!
+//! A subscriber that falls behind does not slow the sender or the other subscribers,
+//! nor grow without bound: once its mailbox holds the channel's
+//! [capacity](Channel::set_capacity) (default [`DEFAULT_CAPACITY`]), the channel's
+//! messages to it are dropped for it, and it gets a [`Lagged`] notice, with the number
+//! it missed, where the gap is in its mailbox.
+//!
 //! ```
 //! use std::time::Duration;
 //! use rcos::channel::Channel;
@@ -34,6 +40,8 @@
 //! ```
 
 mod registry;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 use std::borrow::Cow;
@@ -41,7 +49,10 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use crate::TaskRef;
 use crate::error::{LocateError, SendErrorKind};
@@ -55,6 +66,13 @@ pub(crate) use registry::ChannelRegistry;
 /// made by concurrent subscriptions; single subscriptions that would close a cycle are
 /// refused up front).
 const MAX_DEPTH: usize = 64;
+
+/// The default [capacity](Channel::set_capacity) of a channel: how many messages a
+/// subscribed task's mailbox may hold before the channel holds back what it sends
+/// that task (and tells it with a [`Lagged`] notice). Large, so that only a subscriber
+/// that has fallen far behind is affected; a publisher that may outrun a subscriber
+/// sets a bound of its own.
+pub const DEFAULT_CAPACITY: usize = 1 << 20;
 
 /// A broadcast channel; see the [module docs](self). Cheap to clone (clones are the
 /// same channel), comparable, printable as `name@runtime`, and serializable: sent to
@@ -114,6 +132,32 @@ impl RemoteChannel {
             .map_err(|_| ChannelError::Unreachable)
     }
 
+    /// [`request`](Self::request) for a request that is harmless to repeat: asked again
+    /// (within `timeout`) when the connection it went out on ended before the answer.
+    async fn request_again(
+        &self,
+        timeout: Duration,
+        make: impl Fn(u64) -> crate::net::frame::Frame,
+    ) -> Result<crate::net::frame::Answer, ChannelError> {
+        let net = self.net()?;
+        let deadline = net.clock().now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(net.clock().now());
+            let peer = net
+                .clock()
+                .timeout(left, net.peer_for(self.node.incarnation, self.location))
+                .await
+                .ok()
+                .flatten()
+                .ok_or(ChannelError::Unreachable)?;
+            match net.request(&peer, left, &make).await {
+                Ok(answer) => return Ok(answer),
+                Err(crate::net::NetError::ConnectionLost(_)) if net.clock().now() < deadline => {}
+                Err(_) => return Err(ChannelError::Unreachable),
+            }
+        }
+    }
+
     fn default_timeout(&self) -> Duration {
         self.net()
             .map_or(Duration::from_secs(10), |n| n.config().request_timeout)
@@ -135,10 +179,235 @@ pub(crate) struct ChannelCore {
 
 struct State {
     /// Copy-on-write, so that sending never holds the lock while it delivers.
-    subscribers: Arc<Vec<Subscriber>>,
+    subscribers: Arc<Vec<Sub>>,
     transform: Option<Arc<Transform>>,
     closed: bool,
     registered: bool,
+    /// The bound on a subscribed task's mailbox (see [`Channel::set_capacity`]).
+    capacity: usize,
+}
+
+/// A subscriber, with what the channel keeps to bound it.
+#[derive(Clone)]
+struct Sub {
+    who: Subscriber,
+    /// Shared by the copies of the list (it is copy-on-write).
+    flow: Arc<Flow>,
+}
+
+impl Sub {
+    fn new(who: Subscriber) -> Sub {
+        Sub {
+            who,
+            flow: Arc::default(),
+        }
+    }
+}
+
+/// The flow control of one subscribed task: how much more may be queued for it
+/// without looking at its mailbox again, and the gap it is in, if any.
+#[derive(Default)]
+struct Flow {
+    /// Messages that may still be queued before the mailbox is measured again. Its
+    /// length is measured (two locks) only when this runs out, so a subscriber that
+    /// keeps up costs one atomic decrement per message.
+    headroom: AtomicUsize,
+    /// Whether `gap` holds an open gap (read without its lock on every delivery).
+    lagging: AtomicBool,
+    gap: Mutex<Option<Arc<Gap>>>,
+}
+
+impl Flow {
+    /// Whether a message may be queued for `task` now: its mailbox holds fewer than
+    /// `capacity` messages. Tasks on other nodes always have room here (their
+    /// messages go to the connection).
+    fn room(&self, task: &TaskRef, capacity: usize) -> bool {
+        if !task.is_local() {
+            return true;
+        }
+        let mut headroom = self.headroom.load(Ordering::Relaxed);
+        while headroom > 0 {
+            match self.headroom.compare_exchange_weak(
+                headroom,
+                headroom - 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => headroom = now,
+            }
+        }
+        let len = task.mailbox_len();
+        if len >= capacity {
+            return false;
+        }
+        self.headroom.store(capacity - len - 1, Ordering::Relaxed);
+        true
+    }
+
+    /// Counts a message `task` missed: the first of a gap queues a [`Lagged`] notice
+    /// for it at once (as a runtime signal, past any bound), later ones add to that
+    /// notice's count until the gap closes.
+    fn miss(&self, task: &TaskRef, channel: &str) {
+        self.headroom.store(0, Ordering::Relaxed);
+        let mut gap = self.gap.lock();
+        match &*gap {
+            Some(open) => {
+                open.missed.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                let open = Arc::new(Gap {
+                    missed: AtomicU64::new(1),
+                });
+                self.lagging.store(true, Ordering::Release);
+                let _ = task.send_system(Lagged {
+                    channel: channel.to_string(),
+                    gap: open.clone(),
+                });
+                *gap = Some(open);
+            }
+        }
+    }
+
+    /// Closes the open gap, if any, and returns it: its notice's count is final.
+    /// Called before a message is queued, so the count is final before the message is
+    /// in the mailbox; if the mailbox then refuses the message after all, the gap is
+    /// [reopened](Self::reopen).
+    fn close_gap(&self) -> Option<Arc<Gap>> {
+        if !self.lagging.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut gap = self.gap.lock();
+        self.lagging.store(false, Ordering::Release);
+        gap.take()
+    }
+
+    /// A message was refused by the mailbox just after `closed` (the gap
+    /// [`close_gap`](Self::close_gap) returned) was closed: the gap goes on, with this
+    /// message counted in it.
+    fn reopen(&self, closed: Option<Arc<Gap>>, task: &TaskRef, channel: &str) {
+        if let Some(closed) = closed {
+            let mut gap = self.gap.lock();
+            if gap.is_none() {
+                self.headroom.store(0, Ordering::Relaxed);
+                closed.missed.fetch_add(1, Ordering::Relaxed);
+                *gap = Some(closed);
+                self.lagging.store(true, Ordering::Release);
+                return;
+            }
+        }
+        self.miss(task, channel);
+    }
+}
+
+/// The count of a [`Lagged`] notice, shared with the channel while its gap is open.
+#[derive(Debug)]
+struct Gap {
+    missed: AtomicU64,
+}
+
+/// The notice a subscribed task gets in place of channel messages it missed because
+/// its mailbox was full: the channel's [capacity](Channel::set_capacity) or more
+/// waiting in it, or a bounded mailbox ([`Builder::mailbox`](crate::task::Builder::mailbox))
+/// that refused them. It is queued at once when the first message is held back — as
+/// a runtime signal, so a full mailbox takes it too — and so sits in the mailbox just
+/// where the gap is: every channel message before it came before the gap, every one
+/// after it, after. [`missed`](Self::missed) counts the messages of the gap: it grows
+/// while the gap lasts and is final from the moment the channel queues the task a
+/// message again (which is before that message is in the mailbox). A subscriber that
+/// keeps up never gets one.
+///
+/// ```
+/// use std::time::Duration;
+/// use rcos::channel::{Channel, Lagged};
+///
+/// # rcos::Runtime::new().unwrap().block_on(async {
+/// let ticks = Channel::new("ticks").unwrap();
+/// ticks.set_capacity(2).unwrap();
+/// let busy = rcos::sync::Event::new();
+/// let reader = rcos::spawn({
+///     let busy = busy.clone();
+///     move |task| async move {
+///         busy.wait().await; // busy elsewhere while the ticks are sent
+///         let mut seen = Vec::new();
+///         while let Ok(Some(msg)) = task.receive_timeout(Duration::ZERO).await {
+///             match msg.downcast::<Lagged>() {
+///                 Ok(lagged) => seen.push(format!("missed {}", lagged.missed())),
+///                 Err(msg) => seen.push(msg.downcast::<u32>().unwrap().to_string()),
+///             }
+///         }
+///         seen
+///     }
+/// });
+/// ticks.subscribe(&reader).await.unwrap();
+/// for n in 0..5u32 {
+///     ticks.send(n).unwrap();
+/// }
+/// busy.set();
+/// let seen = reader.finish().await.value().unwrap().take::<Vec<String>>().unwrap();
+/// // Two fit; the notice stands where the other three would have been.
+/// assert_eq!(seen, ["0", "1", "missed 3"]);
+/// # });
+/// ```
+#[derive(Clone, Debug)]
+pub struct Lagged {
+    channel: String,
+    gap: Arc<Gap>,
+}
+
+impl Lagged {
+    /// The name of the channel the messages were missed on.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// How many messages were missed in this gap (see the [type's docs](Lagged)).
+    pub fn missed(&self) -> u64 {
+        self.gap.missed.load(Ordering::Relaxed)
+    }
+}
+
+impl PartialEq for Lagged {
+    fn eq(&self, other: &Lagged) -> bool {
+        self.channel == other.channel && self.missed() == other.missed()
+    }
+}
+
+impl Eq for Lagged {}
+
+/// `Lagged` between nodes: its count as it stands.
+#[derive(Serialize, Deserialize)]
+struct LaggedWire {
+    channel: String,
+    missed: u64,
+}
+
+impl Serialize for Lagged {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LaggedWire {
+            channel: self.channel.clone(),
+            missed: self.missed(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lagged {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Lagged, D::Error> {
+        let wire = LaggedWire::deserialize(deserializer)?;
+        Ok(Lagged {
+            channel: wire.channel,
+            gap: Arc::new(Gap {
+                missed: AtomicU64::new(wire.missed),
+            }),
+        })
+    }
+}
+
+impl Message for Lagged {
+    fn wire_name() -> Cow<'static, str> {
+        Cow::Borrowed("rcos::channel::Lagged")
+    }
 }
 
 /// Something that can subscribe to a channel: a task or another channel.
@@ -228,6 +497,7 @@ impl Channel {
                 transform: None,
                 closed: false,
                 registered: false,
+                capacity: DEFAULT_CAPACITY,
             }),
             joined: event_listener::Event::new(),
         });
@@ -313,13 +583,14 @@ impl Channel {
     pub async fn subscribe(&self, subscriber: impl Into<Subscriber>) -> Result<(), ChannelError> {
         let subscriber = subscriber.into();
         if let Repr::Remote(remote) = &self.repr {
-            let channel = remote.name.clone();
+            // Subscribing twice is the same as once: asked again if the connection
+            // ends before the answer.
             return match remote
-                .request(remote.default_timeout(), |req| {
+                .request_again(remote.default_timeout(), |req| {
                     crate::net::frame::Frame::Subscribe {
                         req,
-                        channel,
-                        subscriber,
+                        channel: remote.name.clone(),
+                        subscriber: subscriber.clone(),
                     }
                 })
                 .await?
@@ -350,8 +621,8 @@ impl Channel {
             if st.closed {
                 return Err(ChannelError::Closed);
             }
-            if !st.subscribers.contains(&subscriber) {
-                Arc::make_mut(&mut st.subscribers).push(subscriber);
+            if !st.subscribers.iter().any(|s| s.who == subscriber) {
+                Arc::make_mut(&mut st.subscribers).push(Sub::new(subscriber));
             }
         }
         crate::util::notify(&core.joined, usize::MAX);
@@ -389,7 +660,7 @@ impl Channel {
         let core = self.core()?;
         let mut st = core.state.lock();
         let before = st.subscribers.len();
-        Arc::make_mut(&mut st.subscribers).retain(|s| *s != subscriber);
+        Arc::make_mut(&mut st.subscribers).retain(|s| s.who != subscriber);
         Ok(st.subscribers.len() != before)
     }
 
@@ -404,7 +675,7 @@ impl Channel {
             let Ok(core) = channel.core() else { continue };
             let subscribers = core.state.lock().subscribers.clone();
             for sub in subscribers.iter() {
-                if let Subscriber::Channel(next) = sub {
+                if let Subscriber::Channel(next) = &sub.who {
                     if next == target {
                         return true;
                     }
@@ -429,11 +700,44 @@ impl Channel {
             .map_or(0, |core| core.state.lock().subscribers.len())
     }
 
+    /// Bounds what the channel queues for each subscribed task: while a task's mailbox
+    /// holds `capacity` messages or more (all its messages, from this channel or
+    /// not), the channel's messages to it are held back — dropped for that task — and
+    /// the task is told with one [`Lagged`] notice per gap, queued where the gap
+    /// starts. So a subscriber that falls behind costs at most about `capacity`
+    /// messages of memory, and never holds up the sender or the other subscribers;
+    /// subscribers that keep up within `capacity` get every message, in order. The
+    /// default is [`DEFAULT_CAPACITY`]; `capacity` is at least 1. It applies to the
+    /// tasks of this program subscribed directly (a nested channel applies its own),
+    /// from the next message sent. With several tasks sending at once, a mailbox may
+    /// go over the bound by one message per concurrent sender.
+    ///
+    /// # Errors
+    /// [`ChannelError::Unreachable`] for a channel on another node.
+    pub fn set_capacity(&self, capacity: usize) -> Result<(), ChannelError> {
+        let core = self.core()?;
+        let mut st = core.state.lock();
+        st.capacity = capacity.max(1);
+        // Measure every mailbox again at the next message.
+        for sub in st.subscribers.iter() {
+            sub.flow.headroom.store(0, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// The channel's [capacity](Self::set_capacity); 0 for a channel on another node.
+    pub fn capacity(&self) -> usize {
+        self.core().map_or(0, |core| core.state.lock().capacity)
+    }
+
     /// Sends `msg` to every subscriber, through the transform, without waiting.
     ///
     /// Subscribers share one copy of the message; each takes it out as its own (the
     /// last one moves it, the others clone it — hence `Clone + Sync`). A subscribed task
-    /// whose bounded mailbox is full misses it; one that has ended is unsubscribed.
+    /// that has ended is unsubscribed. A subscribed task whose mailbox is full — it
+    /// holds the channel's [capacity](Self::set_capacity) or more, or it is a bounded
+    /// mailbox that refuses the message — misses it, and is told so with a [`Lagged`]
+    /// notice: nothing is lost silently.
     ///
     /// # Errors
     /// [`ChannelError::Closed`] if the channel was closed.
@@ -458,8 +762,9 @@ impl Channel {
     ///   [`send`](Self::send).
     /// - **The result**: the number of tasks the message was queued for, summed through
     ///   nested channels (as [`send_envelope`](Self::send_envelope) counts them). It
-    ///   may be more than `n`, or fewer if, after the count, a task ended, a bounded
-    ///   mailbox was full, or a transform dropped the message.
+    ///   may be more than `n`, or fewer if, after the count, a task ended, a task's
+    ///   mailbox was full (it then gets a [`Lagged`] notice), or a transform dropped
+    ///   the message.
     ///
     /// For a channel on another node, the request goes to that node, which runs this
     /// same `deliver` there.
@@ -697,11 +1002,11 @@ impl ChannelCore {
         };
         let mut live = 0;
         let mut ended = Vec::new();
-        for subscriber in subscribers.iter() {
-            match subscriber {
+        for sub in subscribers.iter() {
+            match &sub.who {
                 Subscriber::Task(task) if task.is_alive() => live += 1,
                 // Ended for sure; a task elsewhere that is not connected may come back.
-                Subscriber::Task(task) if task.is_local() => ended.push(subscriber.clone()),
+                Subscriber::Task(task) if task.is_local() => ended.push(sub.who.clone()),
                 Subscriber::Task(_) => {}
                 Subscriber::Channel(channel) => {
                     if let Ok(core) = channel.core() {
@@ -712,7 +1017,7 @@ impl ChannelCore {
         }
         if !ended.is_empty() {
             let mut st = self.state.lock();
-            Arc::make_mut(&mut st.subscribers).retain(|s| !ended.contains(s));
+            Arc::make_mut(&mut st.subscribers).retain(|s| !ended.contains(&s.who));
         }
         live
     }
@@ -724,12 +1029,12 @@ impl ChannelCore {
             tracing::error!(channel = %self.name, "channels nested too deep (a cycle?): message dropped");
             return 0;
         }
-        let (subscribers, transform) = {
+        let (subscribers, transform, capacity) = {
             let st = self.state.lock();
             if st.closed {
                 return 0;
             }
-            (st.subscribers.clone(), st.transform.clone())
+            (st.subscribers.clone(), st.transform.clone(), st.capacity)
         };
         let env = match transform {
             None => env,
@@ -748,7 +1053,8 @@ impl ChannelCore {
         let mut ended = Vec::new();
         let mut env = Some(env);
         let last = subscribers.len().saturating_sub(1);
-        for (i, subscriber) in subscribers.iter().enumerate() {
+        for (i, sub) in subscribers.iter().enumerate() {
+            let subscriber = &sub.who;
             let copy = if i == last {
                 env.take()
             } else {
@@ -759,13 +1065,29 @@ impl ChannelCore {
                 break;
             };
             match subscriber {
-                Subscriber::Task(task) => match task.forward(copy) {
-                    Ok(()) => reached += 1,
-                    Err(e) if e.kind() == SendErrorKind::Ended => ended.push(subscriber.clone()),
-                    Err(e) => {
-                        tracing::debug!(channel = %self.name, subscriber = %task, error = %e, "channel message not delivered")
+                Subscriber::Task(task) => {
+                    if !sub.flow.room(task, capacity) {
+                        if task.is_alive() {
+                            sub.flow.miss(task, &self.name);
+                        } else {
+                            ended.push(subscriber.clone());
+                        }
+                        continue;
                     }
-                },
+                    let closed = sub.flow.close_gap();
+                    match task.forward(copy) {
+                        Ok(()) => reached += 1,
+                        Err(e) if e.kind() == SendErrorKind::Ended => {
+                            ended.push(subscriber.clone())
+                        }
+                        Err(e) if e.kind() == SendErrorKind::Full => {
+                            sub.flow.reopen(closed, task, &self.name)
+                        }
+                        Err(e) => {
+                            tracing::debug!(channel = %self.name, subscriber = %task, error = %e, "channel message not delivered")
+                        }
+                    }
+                }
                 Subscriber::Channel(channel) => match channel.core() {
                     Ok(core) => reached += core.fan_out(copy, depth + 1),
                     Err(_) => {
@@ -776,7 +1098,7 @@ impl ChannelCore {
         }
         if !ended.is_empty() {
             let mut st = self.state.lock();
-            Arc::make_mut(&mut st.subscribers).retain(|s| !ended.contains(s));
+            Arc::make_mut(&mut st.subscribers).retain(|s| !ended.contains(&s.who));
         }
         reached
     }

@@ -123,6 +123,9 @@ pub mod pool;
 mod registry;
 pub mod rps;
 pub mod runtime;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod sim;
 pub mod supervisor;
 pub mod sync;
 pub mod task;

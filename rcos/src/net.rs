@@ -62,6 +62,7 @@ pub(crate) mod handshake;
 mod node;
 mod peer;
 mod remote;
+mod transport;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -150,9 +151,17 @@ pub enum NetError {
     Timeout,
     /// The peer is not connected (or was lost).
     NotConnected(Location),
+    /// The connection the request went out on ended before its answer came (it broke,
+    /// or it was one of two connections dialed at once and closed in favour of the
+    /// other): the request may or may not have been handled. The peer itself is not
+    /// lost; asking again uses the connection that replaces it.
+    ConnectionLost(Location),
     /// The request, encoded, is larger than one frame may be
     /// ([`NodeConfig::max_frame`]); it was not sent.
     TooLarge,
+    /// The task is on another node, and only a task of this program may be given
+    /// here (as [`peer_status`]'s subscriber).
+    NotLocal,
 }
 
 impl fmt::Display for NetError {
@@ -162,12 +171,32 @@ impl fmt::Display for NetError {
             NetError::Wire(e) => write!(f, "{e}"),
             NetError::Timeout => f.write_str("no answer in time"),
             NetError::NotConnected(at) => write!(f, "no connection to {at}"),
+            NetError::ConnectionLost(at) => write!(
+                f,
+                "the connection to {at} ended before the answer came (the request may or may not have been handled)"
+            ),
             NetError::TooLarge => f.write_str("the request is larger than one frame may be"),
+            NetError::NotLocal => f.write_str("the task is not in this program"),
         }
     }
 }
 
 impl std::error::Error for NetError {}
+
+impl NetError {
+    /// A copy of this error for another waiter.
+    pub(crate) fn duplicate(&self) -> NetError {
+        match self {
+            NetError::NotANode => NetError::NotANode,
+            NetError::Wire(e) => NetError::Wire(e.duplicate()),
+            NetError::Timeout => NetError::Timeout,
+            NetError::NotConnected(at) => NetError::NotConnected(*at),
+            NetError::ConnectionLost(at) => NetError::ConnectionLost(*at),
+            NetError::TooLarge => NetError::TooLarge,
+            NetError::NotLocal => NetError::NotLocal,
+        }
+    }
+}
 
 impl From<WireError> for NetError {
     fn from(e: WireError) -> Self {
@@ -221,13 +250,19 @@ pub fn peers() -> Vec<Location> {
     current_node().map(|node| node.peers()).unwrap_or_default()
 }
 
-/// Subscribes `task` to [`PeerStatus`] messages; the peers online now are reported to
-/// it at once.
+/// Subscribes `task`, a task of this program, to [`PeerStatus`] messages; the peers
+/// online now are reported to it at once. For each peer, its statuses come in the
+/// order its connection came and went: online, then offline, then online again.
 ///
 /// # Errors
-/// [`NetError::NotANode`].
+/// [`NetError::NotANode`]; [`NetError::NotLocal`] when `task` is on another node (it
+/// can subscribe on its own node).
 pub fn peer_status(task: &TaskRef) -> Result<(), NetError> {
-    current_node()?.subscribe_status(task.clone());
+    let node = current_node()?;
+    if !task.is_local() {
+        return Err(NetError::NotLocal);
+    }
+    node.subscribe_status(task.clone());
     Ok(())
 }
 
@@ -319,15 +354,12 @@ impl Handle {
         let args = crate::message::encode(&args)
             .map_err(|e| crate::SpawnError::BadArguments(e.to_string()))?;
         let timeout = node.config().request_timeout;
-        let inc = node
+        let peer = node
             .clock()
-            .timeout(timeout, node.connect(location, false))
+            .timeout(timeout, node.connected_at(location))
             .await
             .map_err(|_| unreachable(format!("{location} did not answer")))?
             .map_err(|e| unreachable(e.to_string()))?;
-        let peer = node
-            .connected_peer(inc)
-            .ok_or_else(|| unreachable(format!("{location} went away")))?;
         let function = T::NAME.to_string();
         match node
             .request(&peer, timeout, |req| frame::Frame::Spawn {

@@ -21,6 +21,7 @@
 mod builder;
 pub(crate) mod context;
 mod default;
+pub(crate) mod det;
 pub(crate) mod scheduler;
 mod watchdog;
 
@@ -86,6 +87,12 @@ impl fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// Lets a simulation this runtime belongs to run while the guard lives (see
+    /// [`det::RunGuard`]); `None` for any other runtime.
+    pub(crate) fn run_guard(&self) -> Option<det::RunGuard> {
+        self.sched.det.as_ref().map(|(world, _)| world.run_guard())
+    }
+
     pub(crate) fn next_reply_id(&self) -> u64 {
         self.next_reply_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -162,6 +169,7 @@ impl Runtime {
             return;
         }
         // While the workers still run: the node's writers send what is queued.
+        let _running = shared.run_guard();
         if let Some(node) = shared.net.get() {
             node.stop();
         }
@@ -325,11 +333,33 @@ impl Handle {
         );
         let slot = Arc::new(crate::util::Slot::new());
         let filler = crate::util::SlotFiller(slot.clone());
+        // A simulation runs while the future does, and stops the moment it finishes:
+        // the task lets go of the world itself, so where it stops depends on the seed
+        // alone, not on when this thread wakes up.
+        // A simulation runs while the future does, and stops the moment it finishes:
+        // the task lets go of the world itself, so where it stops depends on the seed
+        // alone, not on when this thread wakes up. (The guard is taken once the task is
+        // queued, or the world would start without it and let time jump meanwhile.)
+        let running = Arc::new(crate::util::Mutex::new((false, None::<det::RunGuard>)));
+        let release = running.clone();
         let task = crate::task::Builder::new()
             .name("main")
             .spawn_on(self, move |_| async move {
-                let _ = filler.fill(future.await);
+                let out = future.await;
+                let guard = {
+                    let mut running = release.lock();
+                    running.0 = true;
+                    running.1.take()
+                };
+                drop(guard);
+                let _ = filler.fill(out);
             });
+        if let Some(guard) = self.shared.run_guard() {
+            let mut running = running.lock();
+            if !running.0 {
+                running.1 = Some(guard);
+            }
+        }
         match slot.wait_blocking() {
             Some(out) => out,
             None => match task.value() {
@@ -364,6 +394,7 @@ impl Handle {
             return Err(JoinError::InsideRuntime);
         }
         let shared = &self.shared;
+        let _running = shared.run_guard();
         if shared
             .tasks
             .wait_non_daemon_done(deadline, || shared.is_shut_down())
@@ -426,20 +457,23 @@ impl Handle {
 pub(crate) fn new_shared(
     name: Cow<'static, str>,
     workers: usize,
-    seed: Option<u64>,
+    det: Option<Arc<det::DetWorld>>,
 ) -> (
     Arc<Shared>,
-    Vec<crossbeam_deque::Worker<async_task::Runnable>>,
+    Vec<crossbeam_deque::Worker<scheduler::Runnable>>,
 ) {
-    let (sched, locals) = Scheduler::new(workers, seed);
-    let clock = match seed {
-        Some(_) => Clock::Virtual(Arc::new(crate::time::VirtualClock::new())),
-        None => Clock::Real,
+    let (clock, incarnation) = match &det {
+        Some(world) => (
+            Clock::Virtual(world.clock.clone()),
+            world.incarnation().unwrap_or_else(random_u64),
+        ),
+        None => (Clock::Real, random_u64()),
     };
+    let (sched, locals) = Scheduler::new(workers, det);
     let shared = Arc::new(Shared {
         node: NodeId {
             name: Arc::from(name.as_ref()),
-            incarnation: random_u64(),
+            incarnation,
         },
         sched,
         tasks: TaskTable::new(),

@@ -31,6 +31,8 @@ mod event;
 mod lock;
 mod owner;
 mod semaphore;
+#[cfg(test)]
+mod tests;
 mod waiters;
 
 pub use condition::{Condition, ConditionGuard};

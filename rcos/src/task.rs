@@ -34,6 +34,8 @@
 //!
 //! or spawn a closure with [`spawn`] / [`Builder`] for local, one-off tasks.
 
+#[cfg(test)]
+pub(crate) mod bare;
 pub(crate) mod core;
 mod exit;
 pub mod hotswap;

@@ -10,6 +10,7 @@
 //! current task's, or the one entered with [`Handle::enter`](crate::Handle::enter)); on a
 //! plain thread outside any runtime they use real time.
 
+mod deadlines;
 mod virtual_clock;
 
 use std::future::Future;
@@ -61,11 +62,20 @@ impl Clock {
             .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
     }
 
+    /// Runs `future` for at most `duration`. On real time the limit is kept by rcos's
+    /// timeout thread rather than a reactor timer: a timeout usually does not fire, and
+    /// this way setting and cancelling one wakes no other thread.
     pub(crate) fn timeout<F: Future>(&self, duration: Duration, future: F) -> Timeout<F> {
-        Timeout {
-            future,
-            sleep: self.sleep(duration),
-        }
+        let deadline = self.deadline(duration);
+        let sleep = match (self, deadlines::Deadlines::get()) {
+            (Clock::Real, Some(deadlines)) => Sleep {
+                inner: SleepInner::Deadline {
+                    timer: deadlines::DeadlineSleep::new(deadlines, deadline),
+                },
+            },
+            _ => self.sleep_until(deadline),
+        };
+        Timeout { future, sleep }
     }
 
     /// Keeps a virtual clock from jumping while the guard lives (work outside the
@@ -144,8 +154,16 @@ pub struct Sleep {
 
 #[derive(Debug)]
 enum SleepInner {
-    Real { timer: async_io::Timer },
-    Virtual { timer: virtual_clock::VirtualSleep },
+    Real {
+        timer: async_io::Timer,
+    },
+    Virtual {
+        timer: virtual_clock::VirtualSleep,
+    },
+    /// A [`timeout`]'s limit on real time.
+    Deadline {
+        timer: deadlines::DeadlineSleep,
+    },
 }
 
 impl Future for Sleep {
@@ -155,6 +173,7 @@ impl Future for Sleep {
         match &mut self.inner {
             SleepInner::Real { timer } => Pin::new(timer).poll(cx).map(|_| ()),
             SleepInner::Virtual { timer } => timer.poll(cx),
+            SleepInner::Deadline { timer } => timer.poll(cx),
         }
     }
 }

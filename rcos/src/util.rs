@@ -7,7 +7,8 @@ pub(crate) mod sync_shim;
 #[cfg(all(test, rcos_loom))]
 mod loom_models;
 
-use sync_shim::{MutexGuard, RawMutex};
+pub(crate) use sync_shim::MutexGuard;
+use sync_shim::RawMutex;
 
 /// A `std::sync::Mutex` that ignores poisoning (loom's under `--cfg rcos_loom`).
 ///
@@ -160,6 +161,28 @@ impl<T> Slot<T> {
             }
             let listener = self.event.listen();
             if let Some(out) = self.try_take() {
+                return out;
+            }
+            listener.await;
+        }
+    }
+
+    /// Waits like [`wait`](Self::wait) but leaves the value in the slot: every waiter
+    /// gets a copy (many tasks may wait for the same connection to be made).
+    pub(crate) async fn wait_shared(&self) -> Option<T>
+    where
+        T: Clone,
+    {
+        let peek = || {
+            let st = self.state.lock();
+            st.closed.then(|| st.value.clone())
+        };
+        loop {
+            if let Some(out) = peek() {
+                return out;
+            }
+            let listener = self.event.listen();
+            if let Some(out) = peek() {
                 return out;
             }
             listener.await;

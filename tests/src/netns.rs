@@ -176,6 +176,107 @@ impl Pair {
     }
 }
 
+/// A namespace joined to this process's own namespace by a veth pair on a /24 of
+/// their own (10.214.x.0/24): a node of the test process (on the host side) and child
+/// nodes in the namespace reach each other across it, and it can be shaped with `tc`.
+#[derive(Debug)]
+pub struct Link {
+    dev_host: String,
+    dev_ns: String,
+    /// The namespace (deleted after the link, when dropped).
+    pub ns: Netns,
+    /// The host side's address.
+    pub addr_host: Ipv4Addr,
+    /// The namespace side's address.
+    pub addr_ns: Ipv4Addr,
+}
+
+impl Link {
+    /// Makes the namespace and the link to it, up.
+    pub fn new() -> Result<Link, String> {
+        let ns = Netns::new()?;
+        let n = SERIAL.fetch_add(1, Ordering::Relaxed);
+        let subnet = (std::process::id() % 200 + n * 7) % 250 + 1;
+        let addr_host = Ipv4Addr::new(10, 214, subnet as u8, 1);
+        let addr_ns = Ipv4Addr::new(10, 214, subnet as u8, 2);
+        let (dev_host, dev_ns) = (unique("vh"), unique("vn"));
+        ip(&[
+            "link",
+            "add",
+            &dev_host,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &dev_ns,
+            "netns",
+            ns.name(),
+        ])?;
+        // From here on, dropping the link deletes the pair.
+        let link = Link {
+            dev_host,
+            dev_ns,
+            ns,
+            addr_host,
+            addr_ns,
+        };
+        ip(&[
+            "addr",
+            "add",
+            &format!("{addr_host}/24"),
+            "dev",
+            &link.dev_host,
+        ])?;
+        link.ns
+            .ip(&["addr", "add", &format!("{addr_ns}/24"), "dev", &link.dev_ns])?;
+        ip(&["link", "set", &link.dev_host, "up"])?;
+        link.ns.ip(&["link", "set", &link.dev_ns, "up"])?;
+        Ok(link)
+    }
+
+    /// Limits both directions of the link to `rate` (a `tc` rate: `"1mbit"`) with a
+    /// token bucket filter (`tc qdisc … tbf`, 32 kbit burst, 400 ms queue).
+    pub fn shape(&self, rate: &str) -> Result<(), String> {
+        let tbf = [
+            "root", "tbf", "rate", rate, "burst", "32kbit", "latency", "400ms",
+        ];
+        let mut host = vec!["qdisc", "add", "dev", &self.dev_host];
+        host.extend_from_slice(&tbf);
+        tc(&host)?;
+        let mut ns = vec!["-n", self.ns.name(), "qdisc", "add", "dev", &self.dev_ns];
+        ns.extend_from_slice(&tbf);
+        tc(&ns)
+    }
+
+    /// The host side's interface name.
+    pub fn dev_host(&self) -> &str {
+        &self.dev_host
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // Deleting one end deletes the pair (and its qdiscs); the namespace goes next.
+        let _ = ip(&["link", "del", &self.dev_host]);
+    }
+}
+
+fn tc(args: &[&str]) -> Result<(), String> {
+    let out = Command::new(which("tc"))
+        .args(args)
+        .output()
+        .map_err(|e| format!("`tc` cannot run: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`tc {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
 /// How a child node is configured (passed to it in [`CHILD_ENV`]).
 #[derive(Clone, Debug)]
 pub struct ChildConfig {

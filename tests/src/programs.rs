@@ -170,6 +170,11 @@ impl Running {
         self.stdin = None;
     }
 
+    /// The program's process id (for [`signal`]).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the program with SIGKILL (no chance to say goodbye) and reaps it.
     pub fn kill(mut self) {
         self.child.kill().expect("the example can be killed");
@@ -242,4 +247,13 @@ impl Drop for Running {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Sends process `pid` a signal (`"STOP"`, `"CONT"`…) with `kill`.
+pub fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid} failed");
 }

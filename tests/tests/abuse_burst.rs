@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rcos::{Interrupt, TaskRef};
 use rcos_tests::memory::{mib, rss, scaled, serial};
-use rcos_tests::{rt2, run};
+use rcos_tests::run;
 
 const E4_SIZE: usize = 4096;
 
@@ -60,7 +60,16 @@ struct E4 {
 }
 
 fn e4(messages: usize, settle: Duration) -> E4 {
-    let rt = rt2();
+    // One worker: the sender allocates and the consumer frees on the same thread. With
+    // two, glibc gives each thread its own arena and a block freed by another thread
+    // goes back to the arena that allocated it, so a second burst sent from the other
+    // worker could not reuse the first one's memory however rcos behaved — and which
+    // worker sends is chance. One thread measures what rcos keeps, not the arenas.
+    let rt = rcos::Runtime::builder()
+        .workers(1)
+        .name("e4")
+        .build()
+        .expect("a runtime");
     let base = rss();
     let (peak, drained) = run(&rt, burst(messages));
     // Idle time, as in tokio#4321's report: does memory come back later?

@@ -180,8 +180,10 @@ impl DashboardSource for Simulated {
                     running: u32::try_from(running).unwrap(),
                     done: u64::try_from(done).unwrap(),
                     platform: "linux x86_64".to_string(),
-                    cpu_available: 50.0,
-                    memory_available: 6 << 30,
+                    // The last node has not measured its CPU: the page must show it
+                    // as unknown (and not stop updating on a null).
+                    cpu_available: (i + 1 < NODES.len()).then_some(50.0),
+                    memory_available: Some(6 << 30),
                 }
             })
             .collect();

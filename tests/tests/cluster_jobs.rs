@@ -183,6 +183,16 @@ fn a_killed_node_has_its_jobs_abandoned_and_the_rest_finish_elsewhere() {
             )
             .await;
         drop(lost);
+        // Its two slots were reported closed first, each once.
+        let closed: Vec<u32> = statuses
+            .seen
+            .iter()
+            .filter_map(|s| match s {
+                ClusterStatus::ServerClosed { node, slot } if *node == at_b => Some(*slot),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(closed, [0, 1], "{:#?}", statuses.codes());
         for _ in 0..2 {
             let status = statuses
                 .expect(&me, "JobAbandoned", |s| {
@@ -226,4 +236,73 @@ fn a_killed_node_has_its_jobs_abandoned_and_the_rest_finish_elsewhere() {
         cluster.close(false).await;
     });
     drop(a);
+}
+
+/// A node that stops answering (SIGSTOP: its connection stays open, but no pulse or
+/// heartbeat comes back) is reported lost and its running jobs abandoned, never
+/// silently kept; the waiting job runs on the other node.
+#[test]
+fn a_frozen_node_is_reported_and_its_jobs_abandoned() {
+    let (a, b) = (start_node(&["--cpus", "1"]), start_node(&["--cpus", "1"]));
+    let (at_a, at_b) = (a.at, b.at);
+    let rt = client_runtime();
+    let pid = b.process.pid();
+    rcos_tests::run(&rt, async move {
+        let me = TaskRef::current().unwrap();
+        let mut statuses = Statuses::default();
+        let cluster = Cluster::builder()
+            .nodes([at_a, at_b])
+            .status_task(me.clone())
+            .zombie_period(Duration::from_millis(500))
+            .start()
+            .unwrap();
+        cluster.wait_nodes(2, PATIENCE).await.unwrap();
+        let first = cluster.run(gate, ()).await.unwrap();
+        let second = cluster.run(gate, ()).await.unwrap();
+        let waiting = cluster.submit(gate, ()).unwrap();
+        let on_b = if first.node() == Some(at_b) {
+            &first
+        } else {
+            &second
+        };
+        let on_a = if first.node() == Some(at_a) {
+            &first
+        } else {
+            &second
+        };
+        assert_eq!(on_b.node(), Some(at_b), "one job on each node");
+        on_b.started().await.unwrap();
+
+        rcos_tests::programs::signal(pid, "STOP");
+        let stopped = std::time::Instant::now();
+        statuses
+            .expect(
+                &me,
+                "NodeDisconnected",
+                |s| matches!(s, ClusterStatus::NodeDisconnected(n) if n.location == at_b),
+            )
+            .await;
+        let detected = stopped.elapsed();
+        let status = statuses
+            .expect(&me, "JobAbandoned", |s| {
+                matches!(s, ClusterStatus::JobAbandoned(_))
+            })
+            .await;
+        let ClusterStatus::JobAbandoned(job) = status else {
+            unreachable!()
+        };
+        assert_eq!(job.node, Some(at_b));
+        assert_eq!(on_b.finish().await.err(), Some(JobError::Abandoned(at_b)));
+        println!("a frozen node was reported lost {detected:?} after SIGSTOP, its job abandoned");
+
+        // The node left runs its job, then the one that waited.
+        on_a.started().await.unwrap().send(1u64).unwrap();
+        assert_eq!(on_a.finish().await.unwrap().get::<u64>(), Some(1));
+        waiting.started().await.unwrap().send(2u64).unwrap();
+        assert_eq!(waiting.finish().await.unwrap().get::<u64>(), Some(2));
+        assert_eq!(waiting.node(), Some(at_a));
+        cluster.close(false).await;
+    });
+    rcos_tests::programs::signal(pid, "CONT");
+    drop((a, b));
 }

@@ -2,7 +2,9 @@
 //! the test process as the client: the status sequence of a normal run, a job naming a
 //! task the node does not have ("unknown task", not a crash), a node with a different
 //! secret (ignored, with the reason), terminating a job (it gets a throw first and
-//! saves its state), suspending and resuming a node, and closing with jobs running.
+//! saves its state), suspending and resuming a node, closing with jobs running (waiting
+//! for them, or terminating them: a job that ignores the throw is terminated after the
+//! grace period), and monitoring a job's task.
 #![cfg(unix)]
 
 mod cluster_support;
@@ -10,10 +12,14 @@ mod cluster_support;
 #[path = "../../examples/shared/cluster_jobs.rs"]
 mod cluster_jobs;
 
+use std::time::{Duration, Instant};
+
 use cluster_jobs::{compute, gate, saver};
 use cluster_support::{Statuses, client_runtime, start_node, start_node_with_secret};
+use futures_lite::future::poll_once;
 use rcos::cluster::{Cluster, ClusterStatus, JobError, JobState, NodeState};
-use rcos::{TaskRef, task};
+use rcos::task::MonitorStatus;
+use rcos::{Exit, TaskRef, task};
 use rcos_tests::PATIENCE;
 
 #[test]
@@ -104,7 +110,12 @@ fn an_unknown_task_fails_clearly_and_a_node_with_another_secret_is_ignored() {
             unreachable!()
         };
         assert_eq!(location, at_other);
+        // The reason names the cause: authentication with the shared secret failed.
         assert!(reason.starts_with("cannot connect"), "{reason}");
+        assert!(
+            reason.contains("does not know the shared secret"),
+            "{reason}"
+        );
 
         cluster.wait_nodes(1, PATIENCE).await.unwrap();
         let error = cluster.run(only_in_the_test, (5,)).await.unwrap_err();
@@ -203,6 +214,15 @@ fn terminating_suspending_and_closing_with_jobs_running() {
         assert_eq!(waiting.state(), JobState::Waiting);
         assert!(cluster.suspend_node("no such node").is_err());
         cluster.resume_node(&at.to_string()).unwrap();
+        let resumed = statuses
+            .expect(&me, "NodeResumed", |s| {
+                matches!(s, ClusterStatus::NodeResumed(_))
+            })
+            .await;
+        let ClusterStatus::NodeResumed(info) = resumed else {
+            unreachable!()
+        };
+        assert_eq!((info.name.as_str(), info.location), ("worker", at));
         assert_eq!(waiting.finish().await.unwrap().get::<u64>(), Some(16));
 
         // A waiting job can be terminated before it starts.
@@ -231,5 +251,152 @@ fn terminating_suspending_and_closing_with_jobs_running() {
             .count();
         assert_eq!(terminated, 4, "{:#?}", statuses.codes());
         assert!(cluster.submit(compute, (1, 0)).is_err(), "closed");
+    });
+}
+
+#[test]
+fn closing_without_terminate_waits_for_running_and_waiting_jobs() {
+    let node = start_node(&["--cpus", "1"]);
+    let at = node.at;
+    let rt = client_runtime();
+    rcos_tests::run(&rt, async move {
+        let me = TaskRef::current().unwrap();
+        let mut statuses = Statuses::default();
+        let cluster = Cluster::builder()
+            .node(at)
+            .status_task(me.clone())
+            .start()
+            .unwrap();
+        cluster.wait_nodes(1, PATIENCE).await.unwrap();
+        let running = cluster.run(gate, ()).await.unwrap();
+        let waiting = cluster.submit(gate, ()).unwrap();
+        assert_eq!(waiting.state(), JobState::Waiting);
+
+        // close(false), polled once: it begins (the client is closing from now on) and
+        // cannot end while a job is open.
+        let mut closing = Box::pin(cluster.close(false));
+        assert!(
+            poll_once(&mut closing).await.is_none(),
+            "close() ended at once"
+        );
+        assert_eq!(
+            cluster.submit(compute, (1, 0)).unwrap_err(),
+            JobError::Closed,
+            "a closing client takes no new jobs"
+        );
+
+        running.started().await.unwrap().send(1u64).unwrap();
+        assert_eq!(running.finish().await.unwrap().get::<u64>(), Some(1));
+        // The waiting job gets the freed slot, although the client is closing.
+        let task = waiting.started().await.unwrap();
+        assert_eq!(waiting.state(), JobState::Running);
+        assert!(
+            poll_once(&mut closing).await.is_none(),
+            "close() ended with a job running"
+        );
+        task.send(2u64).unwrap();
+        assert_eq!(waiting.finish().await.unwrap().get::<u64>(), Some(2));
+        assert_eq!(waiting.state(), JobState::Finished);
+        closing.await;
+
+        // Both jobs were reported finished before the client closed; none terminated.
+        statuses
+            .expect(&me, "ClientClosed", |s| {
+                matches!(s, ClusterStatus::ClientClosed)
+            })
+            .await;
+        let codes: Vec<&str> = statuses.seen.iter().map(|s| s.code()).collect();
+        let finished: Vec<usize> = (0..codes.len())
+            .filter(|n| codes[*n] == "JobFinished")
+            .collect();
+        assert_eq!(finished.len(), 2, "{codes:?}");
+        assert!(finished.iter().all(|n| *n < codes.len() - 1), "{codes:?}");
+        assert!(!codes.contains(&"JobAbandoned"), "{codes:?}");
+        assert!(!codes.contains(&"JobTerminated"), "{codes:?}");
+    });
+}
+
+#[test]
+fn a_job_that_ignores_the_throw_is_terminated_after_the_grace_period() {
+    let node = start_node(&["--cpus", "2"]);
+    let at = node.at;
+    let rt = client_runtime();
+    rcos_tests::run(&rt, async move {
+        let me = TaskRef::current().unwrap();
+        let mut statuses = Statuses::default();
+        let grace = Duration::from_millis(300);
+        let cluster = Cluster::builder()
+            .node(at)
+            .status_task(me.clone())
+            .terminate_grace(grace)
+            .start()
+            .unwrap();
+        cluster.wait_nodes(1, PATIENCE).await.unwrap();
+        // `compute` waits with the runtime's sleep, not the task's: a throw does not
+        // reach it, so only termination ends it before its 10 minutes are up.
+        let stubborn = cluster.run(compute, (3, 600_000)).await.unwrap();
+        // `saver` catches the throw and returns what it has.
+        let saver = cluster.run(saver, ()).await.unwrap();
+
+        let t0 = Instant::now();
+        cluster.close(true).await;
+        let took = t0.elapsed();
+        assert!(
+            took < Duration::from_secs(20),
+            "close(true) took {took:?}, the grace is {grace:?}"
+        );
+        let exit = stubborn.finish().await.unwrap();
+        assert!(matches!(exit, Exit::Terminated), "{exit:?}");
+        assert_eq!(stubborn.state(), JobState::Terminated);
+        let saved = saver.finish().await.unwrap().get::<String>().unwrap();
+        assert!(saved.starts_with("saved after "), "{saved}");
+        assert_eq!(saver.state(), JobState::Terminated);
+
+        statuses
+            .expect(&me, "ClientClosed", |s| {
+                matches!(s, ClusterStatus::ClientClosed)
+            })
+            .await;
+        let terminated: Vec<(u64, bool)> = statuses
+            .seen
+            .iter()
+            .filter_map(|s| match s {
+                ClusterStatus::JobTerminated { job, exit } => {
+                    Some((job.id, matches!(exit, Exit::Terminated)))
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(
+            terminated.contains(&(stubborn.id(), true)),
+            "{terminated:?}"
+        );
+        assert_eq!(terminated.len(), 2, "{terminated:?}");
+    });
+}
+
+#[test]
+fn a_jobs_task_can_be_monitored() {
+    let node = start_node(&["--cpus", "1"]);
+    let at = node.at;
+    let rt = client_runtime();
+    rcos_tests::run(&rt, async move {
+        let me = TaskRef::current().unwrap();
+        let cluster = Cluster::builder().node(at).start().unwrap();
+        cluster.wait_nodes(1, PATIENCE).await.unwrap();
+        let job = cluster.run(gate, ()).await.unwrap();
+        let task = job.started().await.unwrap();
+        assert_eq!(task.location(), Some(at), "the job's task is on the node");
+        me.monitor(&task).unwrap();
+        task.send(42u64).unwrap();
+        let status = me
+            .receive_type_timeout::<MonitorStatus>(PATIENCE)
+            .await
+            .unwrap()
+            .expect("the monitor reports the job's end");
+        assert_eq!(status.task, task);
+        assert_eq!(status.exit.get::<u64>(), Some(42));
+        assert_eq!(job.finish().await.unwrap().get::<u64>(), Some(42));
+        cluster.close(false).await;
     });
 }

@@ -39,8 +39,8 @@ fn node(name: &str, state: NodeState, slots: u32, busy: u32) -> NodeView {
         running: busy,
         done: 3,
         platform: "linux x86_64".to_string(),
-        cpu_available: 62.5,
-        memory_available: 8 << 30,
+        cpu_available: Some(62.5),
+        memory_available: Some(8 << 30),
     }
 }
 
@@ -65,7 +65,12 @@ impl Cluster {
                 nodes: vec![
                     node("alpha", NodeState::Initialised, 2, 1),
                     node("node one", NodeState::Initialised, 4, 0),
-                    node("gamma", NodeState::Failed, 0, 0),
+                    NodeView {
+                        // It never measured its CPU or memory: unknown, not 0.
+                        cpu_available: None,
+                        memory_available: None,
+                        ..node("gamma", NodeState::Failed, 0, 0)
+                    },
                 ],
                 jobs: vec![
                     job(1, "compute", "alpha", JobState::Running),
@@ -289,6 +294,9 @@ fn status_is_the_snapshot_as_json() {
     assert_eq!(alpha["cpu_available"], 62.5);
     assert_eq!(alpha["memory_available"], 8u64 << 30);
     assert_eq!(json["nodes"][2]["state"], "failed");
+    // Unknown availability is `null`, never a made-up 0.
+    assert!(json["nodes"][2]["cpu_available"].is_null(), "{json}");
+    assert!(json["nodes"][2]["memory_available"].is_null(), "{json}");
     let running = &json["jobs"][0];
     assert_eq!(running["id"], 1);
     assert_eq!(running["task"], "compute");

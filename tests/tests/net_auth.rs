@@ -5,7 +5,8 @@
 //! readable secrets off loopback; MACs are compared in constant time; slow and
 //! flooding unauthenticated connections are capped and closed at the handshake timeout;
 //! a default node listens on loopback only; remote spawn refuses unknown names; file
-//! transfer refuses paths through symlinks.
+//! transfer refuses paths through symlinks; forged discovery beacons (B7), on loopback
+//! and from another network namespace, start no connection.
 //!
 //! The tests of this file take turns (one lock): they count the frames every node of
 //! the process decodes and list the process's sockets.
@@ -1136,8 +1137,9 @@ mod b6 {
 }
 
 // ---------------------------------------------------------------------------------
-// B7 on loopback (the netns variant of discovery is in net_discovery.rs): a flood of
-// forged beacons and of valid ones from many senders.
+// B7 on loopback (discovery across namespaces is in net_discovery.rs; forged beacons
+// from another namespace are at the end of this file): a flood of forged beacons and
+// of valid ones from many senders.
 
 /// CPU time (user + system) of this process's threads whose name starts with `prefix`.
 fn cpu_of_threads(prefix: &str) -> Duration {
@@ -1304,5 +1306,220 @@ fn b7_a_beacon_flood_starts_no_connection_and_dials_are_rate_limited() {
         took.as_secs_f64(),
         after.accepted - before.accepted,
         after.rate_limited - before.rate_limited
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// B7 from another network namespace: the forger is this test binary again, run inside
+// a namespace joined to this one by a veth pair, sending over that link.
+
+/// The forger's configuration variable: `PORT;COUNT;ADDR` (discovery port, forged
+/// beacons to send, its address on the link).
+const FORGER_ENV: &str = "RCOS_B7_FORGER";
+
+/// Not a test of its own: the forger process of
+/// [`b7_forged_beacons_from_another_namespace_start_no_connection`]. It listens on a
+/// decoy TCP port (prints `forger-ready ADDR`), then answers commands on its input:
+/// `forge` sends the forged beacons (wrong tag, all pointing at the decoy; prints
+/// `forged N`), `check` tells whether anything connected to the decoy
+/// (`decoy-untouched` / `decoy-connected`), `valid` sends one valid beacon pointing at
+/// the decoy and prints `decoy-accepted` once something connects to it.
+#[test]
+#[ignore = "runs only as the forger process of the namespace B7 test"]
+fn b7_forger_child() {
+    use rcos::net::DiscoveryGroup;
+    use std::io::BufRead;
+    let Ok(spec) = std::env::var(FORGER_ENV) else {
+        return;
+    };
+    let parts: Vec<&str> = spec.split(';').collect();
+    let port: u16 = parts[0].parse().unwrap();
+    let n: u64 = parts[1].parse().unwrap();
+    let addr: std::net::Ipv4Addr = parts[2].parse().unwrap();
+    let decoy = std::net::TcpListener::bind((addr, 0)).unwrap();
+    let decoy_at = decoy.local_addr().unwrap();
+    let (accepted_tx, accepted) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Blocks until something connects (nothing should, until `valid`).
+        while let Ok((conn, from)) = decoy.accept() {
+            let _ = accepted_tx.send(from);
+            drop(conn);
+        }
+    });
+    let sender: std::net::UdpSocket = {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+        s.set_multicast_if_v4(&addr).unwrap();
+        s.set_multicast_ttl_v4(1).unwrap();
+        s.bind(&SocketAddr::from((addr, 0)).into()).unwrap();
+        s.into()
+    };
+    let group = SocketAddr::from((DiscoveryGroup::IPV4_GROUP, port));
+    let beacon = |i: u64, valid: bool| {
+        let mut nonce = [0u8; 16];
+        nonce[..8].copy_from_slice(&i.to_be_bytes());
+        nonce[8] = 0xb7;
+        let mut b = __fuzz::encode_beacon(&__fuzz::BeaconFields {
+            minor: 0,
+            tls: false,
+            // Above any node's incarnation: the node is the side that would dial.
+            incarnation: u64::MAX - i,
+            timestamp_ms: wall_ms(),
+            nonce,
+            listen: decoy_at,
+            name: format!("forged-ns-{i}"),
+        });
+        if !valid {
+            let len = b.len();
+            b[len - 1] ^= 1;
+        }
+        b
+    };
+    println!("forger-ready {decoy_at}");
+    let mut connected = 0usize;
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        match line.trim() {
+            "forge" => {
+                let start = Instant::now();
+                for i in 0..n {
+                    let _ = sender.send_to(&beacon(i, false), group);
+                    if i % 1000 == 999 {
+                        // 1,000 every 100 ms: pacing the flood, not a synchronisation.
+                        let due = Duration::from_millis(100 * (i + 1) / 1000);
+                        if let Some(left) = due.checked_sub(start.elapsed()) {
+                            std::thread::sleep(left);
+                        }
+                    }
+                }
+                println!("forged {n} in {} ms", start.elapsed().as_millis());
+            }
+            "check" => {
+                connected += accepted.try_iter().count();
+                if connected == 0 {
+                    println!("decoy-untouched");
+                } else {
+                    println!("decoy-connected {connected}");
+                }
+            }
+            "valid" => {
+                let _ = sender.send_to(&beacon(n, true), group);
+                match accepted.recv_timeout(PATIENCE) {
+                    Ok(from) => println!("decoy-accepted from {from}"),
+                    Err(_) => println!("decoy-not-accepted"),
+                }
+            }
+            "quit" => break,
+            other => println!("unknown command {other}"),
+        }
+    }
+    std::process::exit(0);
+}
+
+/// B7 across namespaces: 10,000 forged beacons (a wrong tag) sent over a veth from
+/// another network namespace reach the node — counted as bad tags — and start no
+/// connection: the node makes 0 attempts and the decoy they point at is never
+/// connected to. As a control, one valid beacon over the same path does make the node
+/// connect to the decoy (so the forged ones were refused, not lost on the way).
+#[test]
+fn b7_forged_beacons_from_another_namespace_start_no_connection() {
+    use rcos::net::DiscoveryGroup;
+    use rcos_tests::netns::Link;
+    use rcos_tests::programs::Running;
+    let _turn = exclusive();
+    let link = match Link::new() {
+        Ok(link) => link,
+        Err(why) => {
+            println!("B7 (netns): skipped: {why}");
+            return;
+        }
+    };
+    let port = 32_000 + (std::process::id() % 2000) as u16;
+    let a = Runtime::builder()
+        .workers(2)
+        .name("b7ns")
+        .node(
+            NodeConfig::new()
+                .secret(__fuzz::SECRET)
+                .bind(SocketAddr::new(link.addr_host.into(), 0))
+                .discovery(true)
+                .discovery_port(port)
+                .discovery_group(DiscoveryGroup::multicast_v4(link.addr_host)),
+        )
+        .build()
+        .unwrap();
+    let stats = || a.discovery_stats().unwrap();
+    let n = 10_000u64;
+    let exe = std::env::current_exe().unwrap();
+    let exe = exe.to_string_lossy().into_owned();
+    let role = format!("{FORGER_ENV}={port};{n};{}", link.addr_ns);
+    let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| "ip".into());
+    let mut forger = Running::spawn(
+        "b7-forger",
+        ip,
+        &[
+            "netns",
+            "exec",
+            link.ns.name(),
+            "env",
+            &role,
+            &exe,
+            "b7_forger_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ],
+        None,
+    );
+    let ready = forger.expect("forger-ready ");
+    let before = stats();
+    forger.type_line("forge");
+    let forged = forger.expect("forged ");
+    // Counters have no notification: poll until every datagram is counted, or nothing
+    // more has arrived for a while (UDP may drop some).
+    let deadline = Instant::now() + PATIENCE;
+    let mut last = (stats().received, Instant::now());
+    while stats().received < before.received + n && Instant::now() < deadline {
+        let now = stats().received;
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let after = stats();
+    let received = after.received - before.received;
+    let bad = after.bad_tag - before.bad_tag;
+    let dials = after.dials - before.dials;
+    forger.type_line("check");
+    let decoy = forger.expect("decoy-");
+    // The control: one valid beacon over the same path makes the node connect.
+    forger.type_line("valid");
+    let control = forger.expect("decoy-");
+    let control_dials = stats().dials - after.dials;
+    forger.type_line("quit");
+    let _ = forger.finish();
+    println!(
+        "B7 (netns): {n} forged beacons from namespace {} over a veth ({}; decoy {}): {received} received, {bad} dropped for a bad tag, \
+         {dials} connection attempts, decoy: {decoy}; control: 1 valid beacon over the same path -> {control_dials} connection attempt, decoy: {control}",
+        link.ns.name(),
+        forged.trim(),
+        rcos_tests::netns::after(&ready, "forger-ready "),
+    );
+    assert!(
+        bad > n / 2,
+        "the forged beacons did not reach the node: {after:?}"
+    );
+    assert_eq!(dials, 0, "a forged beacon started a connection");
+    assert!(decoy.contains("decoy-untouched"), "{decoy}");
+    assert!(
+        control.contains("decoy-accepted"),
+        "the valid control beacon did not make the node connect: {control}"
     );
 }

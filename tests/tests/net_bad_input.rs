@@ -315,3 +315,84 @@ fn a_message_nested_deeper_than_the_nodes_limit_is_dropped_on_arrival() {
         .unwrap();
     assert_eq!(shallow, 2);
 }
+
+/// A peer that accepts the TCP connection and then says nothing (a node whose runtime
+/// is stopping, a wedged process). A caller that stops waiting for that connection
+/// early — its own timeout shorter than the handshake's — must not leave the attempt
+/// behind for later callers to wait on for ever: the next `peer` gets its answer (the
+/// handshake timed out) within the handshake timeout, and once the address refuses,
+/// at once.
+#[test]
+fn a_caller_giving_up_on_a_connection_leaves_no_stuck_dial_behind() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap(); // never accepts
+    let at = silent.local_addr().unwrap();
+    let rt = node_with(
+        "impatient",
+        NodeConfig::new()
+            .secret(SECRET)
+            .handshake_timeout(Duration::from_millis(500)),
+    );
+    let (gave_up, then, refused) = run(&rt, async move {
+        let gave_up = rcos::time::timeout(Duration::from_millis(50), net::peer(at))
+            .await
+            .is_err();
+        let t0 = Instant::now();
+        let then = net::peer(at).await.map_err(|e| e.to_string());
+        let took = t0.elapsed();
+        drop(silent);
+        let t1 = Instant::now();
+        let refused = net::peer(at).await.map_err(|e| e.to_string());
+        (gave_up, (then, took), (refused, t1.elapsed()))
+    });
+    assert!(gave_up, "the first caller's own timeout ended its wait");
+    assert!(then.0.is_err(), "a silent peer is not a peer: {:?}", then.0);
+    assert!(
+        then.1 < Duration::from_secs(5),
+        "the second caller waited {:?} (the handshake timeout is 500 ms)",
+        then.1
+    );
+    assert!(refused.0.is_err());
+    assert!(refused.1 < Duration::from_secs(2), "{:?}", refused);
+    println!(
+        "after a caller gave up: the next answer in {:?} ({}), then refused in {:?}",
+        then.1,
+        then.0.unwrap_err(),
+        refused.1
+    );
+}
+
+/// A connection still authenticating when its node stops is closed with it: the
+/// client sees the end of the stream, not a socket kept open by the stopped node.
+#[test]
+fn a_stopping_node_closes_connections_still_authenticating() {
+    let rt = server("stopping");
+    let at = rt.location().unwrap();
+    // Several, so that some are taken in (accepted, authenticating) when it stops,
+    // whatever the timing; the rest are still in the listener's backlog.
+    let silent: Vec<TcpStream> = (0..16)
+        .map(|_| {
+            let s = TcpStream::connect(at.addr()).unwrap();
+            s.set_read_timeout(Some(PATIENCE)).expect("a read timeout");
+            s
+        })
+        .collect();
+    let t0 = Instant::now();
+    drop(rt);
+    for (i, mut s) in silent.into_iter().enumerate() {
+        let mut buf = [0u8; 64];
+        let read = s.read(&mut buf);
+        let ended = match &read {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        };
+        assert!(
+            ended,
+            "connection {i} stayed open after its node stopped: {read:?} after {:?}",
+            t0.elapsed()
+        );
+    }
+}

@@ -123,12 +123,32 @@ fn deliver_with_n_waits_for_a_remote_subscriber() {
 fn peer_status_replays_current_peers_and_reports_offline() {
     let (a, b) = (node("ps-a"), node("ps-b"));
     let at = a.location().unwrap();
+    let b_at = b.location().unwrap();
     let a_name = "ps-a".to_string();
+    // What `a` hears of its peers: `b` online, then `b` gone once `b` closes the
+    // connection with a goodbye (it does not dial back: the close was on purpose).
+    let a_hears = a.spawn(|task| async move {
+        net::peer_status(&task).unwrap();
+        let mut heard = Vec::new();
+        while heard.len() < 2 {
+            heard.push(task.receive_type::<PeerStatus>().await?);
+        }
+        Ok::<_, Interrupt>((heard, net::peers()))
+    });
+    a_hears.register("ps-a-hears").unwrap();
     let statuses = run(&b, async move {
         let me = TaskRef::current().unwrap();
         net::peer_status(&me).unwrap();
         net::peer(at).await.unwrap();
         let online = me.receive_type::<PeerStatus>().await.unwrap();
+        // Only a task of this program subscribes here.
+        let far = TaskRef::locate_at(at, "ps-a-hears", Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(matches!(
+            net::peer_status(&far),
+            Err(net::NetError::NotLocal)
+        ));
         // A task that subscribes later hears of the current peers at once.
         let late = rcos::spawn(|task| async move {
             net::peer_status(&task).unwrap();
@@ -147,6 +167,23 @@ fn peer_status_replays_current_peers_and_reports_offline() {
     assert!(replayed);
     assert_eq!(offline.location, at);
     assert!(!offline.online);
+    let exit = a_hears
+        .value_timeout(PATIENCE)
+        .expect("`a` heard both statuses");
+    let (heard, a_peers) = exit
+        .value()
+        .unwrap()
+        .take::<Result<(Vec<PeerStatus>, Vec<rcos::net::Location>), Interrupt>>()
+        .unwrap()
+        .unwrap();
+    let seen: Vec<_> = heard.iter().map(|s| (s.location, s.online)).collect();
+    assert_eq!(seen, [(b_at, true), (b_at, false)]);
+    assert!(
+        a_peers.is_empty(),
+        "`a` dialed back a closed peer: {a_peers:?}"
+    );
+    // Neither side got the connection back.
+    assert!(run(&b, async { net::peers() }).is_empty());
 }
 
 #[test]

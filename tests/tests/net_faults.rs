@@ -1,14 +1,15 @@
 //! Failure detection, partitions and chaos (RELIABILITY.md §5.D): a peer process killed
-//! (D1) or stopped and resumed (D2); symmetric and asymmetric partitions (D3, D4) and
-//! a flapping link (D5) between network namespaces the tests make themselves.
+//! (D1) or stopped and resumed (D2); symmetric and asymmetric partitions (D3, D4), a
+//! flapping link (D5) and a slow link (D6: `tc … tbf` plus the fault proxy's delay)
+//! between network namespaces the tests make themselves.
 //!
 //! The peers are child processes: this test binary started again as a node (see
 //! `rcos_tests::netns`). The namespace tests need root and `ip netns`; where they are
 //! not available they print `skipped: <why>` and pass. Each test prints the figure its
 //! row names; only generous bounds are asserted.
 //!
-//! D8 (a deterministic simulation of C3/D1–D4 over many seeds) is not here: rcos has no
-//! simulated transport to run nodes over yet.
+//! D8 (C3 and D1–D4 again, in a deterministic simulation over many seeds) is in
+//! `net_simulation.rs`, on `rcos::sim`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -483,4 +484,162 @@ fn resources(pid: u32) -> (usize, usize, u64) {
             .unwrap_or(0)
     };
     (fds, field("Threads:") as usize, field("VmRSS:"))
+}
+
+/// Echoes each `Request<Vec<u8>>` back (D6's far end).
+#[rcos::task(remote)]
+async fn echo(task: TaskRef) -> Result<(), Interrupt> {
+    loop {
+        let req = task.receive_type::<rcos::Request<Vec<u8>>>().await?;
+        let body = req.body().clone();
+        let _ = req.reply(body);
+    }
+}
+
+/// D6: a slow link — 1 Mbit/s each way (`tc … tbf` on a veth to a namespace) plus
+/// 50 ms ± 20 ms each way from the fault proxy — carrying request/reply traffic that
+/// keeps it about full for 30 s, with the **default** heartbeat (1 s, 4 missed): no
+/// NodeDown on either side and no monitor told the node was lost. Prints the
+/// throughput and the latency percentiles.
+#[test]
+fn d6_a_slow_link_with_delay_and_jitter_gives_no_false_node_down() {
+    use rcos_tests::fault_proxy::{Dir, FaultProxy};
+    let link = match netns::Link::new() {
+        Ok(link) => link,
+        Err(why) => {
+            println!("D6: skipped: {why}");
+            return;
+        }
+    };
+    if let Err(why) = link.shape("1mbit") {
+        println!("D6: skipped: {why}");
+        return;
+    }
+    // Every connection goes through a proxy that delays each way: this node dials the
+    // child through `to_child`; the child would dial back through `to_here`.
+    let to_child = FaultProxy::new();
+    let to_here = FaultProxy::bind(SocketAddr::new(link.addr_host.into(), 0));
+    for proxy in [&to_child, &to_here] {
+        proxy.set(Dir::Both, |f| {
+            f.delay = Duration::from_millis(50);
+            f.jitter = Duration::from_millis(20);
+        });
+    }
+    rcos_tests::log_if_asked();
+    let defaults = NodeConfig::new();
+    let a = Runtime::builder()
+        .workers(2)
+        .name("d6-a")
+        .node(
+            defaults
+                .secret(SECRET)
+                .bind(SocketAddr::new(link.addr_host.into(), 0))
+                .external_address(to_here.addr()),
+        )
+        .build()
+        .expect("node starts");
+    to_here.forward_to(a.bound_address().unwrap());
+    let mut config = ChildConfig::new("d6-b");
+    config.bind = SocketAddr::new(link.addr_ns.into(), 0);
+    // The defaults of NodeConfig::new(): a heartbeat a second, four missed, 2 s grace.
+    config.heartbeat = Duration::from_secs(1);
+    config.misses = 4;
+    config.grace = Duration::from_secs(2);
+    config.external = Some(to_child.addr());
+    let mut child = Child::spawn("child_node", Some(&link.ns), &config);
+    to_child.forward_to(child.location);
+    child.say("status");
+    child.expect("status-on");
+    let status = status_events(&a);
+    let there = to_child.addr();
+    rcos_tests::run(&a, async move { net::peer(there).await.unwrap() });
+    let mut seen = Vec::new();
+    next_status(&status, true, &mut seen);
+
+    // The far end, monitored: a notice would mean the node was declared lost.
+    let notices: Notices = Arc::default();
+    let (echo_task, watcher) = {
+        let notices = notices.clone();
+        rcos_tests::run(&a, async move {
+            let h = rcos::Handle::current().unwrap();
+            let echo_task = h.spawn_at(there.into(), echo, ()).await.unwrap();
+            let target = echo_task.clone();
+            let watcher = rcos::spawn(move |me| async move {
+                me.monitor(&target).unwrap();
+                let s = me.receive_type::<MonitorStatus>().await?;
+                notices
+                    .lock()
+                    .unwrap()
+                    .push((s.task, s.exit, Instant::now()));
+                Ok::<(), Interrupt>(())
+            });
+            (echo_task, watcher)
+        })
+    };
+
+    // 8 callers, 8 KiB each way per call: up to 64 KiB in flight each way, about half
+    // a second of the link's queue.
+    let (callers, size, run_for) = (8, 8 * 1024, Duration::from_secs(30));
+    let start = Instant::now();
+    let tasks: Vec<TaskRef> = (0..callers)
+        .map(|_| {
+            let echo_task = echo_task.clone();
+            a.spawn(move |_| async move {
+                let body = vec![7u8; size];
+                let (mut ms, mut failed) = (Vec::new(), 0u32);
+                while start.elapsed() < run_for {
+                    let sent = Instant::now();
+                    match echo_task
+                        .call::<_, Vec<u8>>(body.clone(), Duration::from_secs(30))
+                        .await
+                    {
+                        Ok(back) if back.len() == size => {
+                            ms.push(sent.elapsed().as_secs_f64() * 1e3)
+                        }
+                        _ => failed += 1,
+                    }
+                }
+                (ms, failed)
+            })
+        })
+        .collect();
+    let (mut ms, mut failed) = (Vec::new(), 0u32);
+    for t in &tasks {
+        let (m, f) = t
+            .value_timeout(run_for + PATIENCE * 2)
+            .expect("a caller finished")
+            .value()
+            .unwrap()
+            .take::<(Vec<f64>, u32)>()
+            .unwrap();
+        ms.extend(m);
+        failed += f;
+    }
+    let took = start.elapsed().as_secs_f64();
+    let downs_here =
+        seen.iter().filter(|(on, _)| !on).count() + status.try_iter().filter(|(on, _)| !on).count();
+    let told = notices.lock().unwrap().len();
+    watcher.terminate();
+    let calls = ms.len();
+    let bytes = calls as f64 * size as f64;
+    let stats = to_child.stats();
+    child.say("quit");
+    let lines = child.running.finish();
+    let downs_there = lines.iter().filter(|l| l.starts_with("peer-down")).count();
+    println!(
+        "D6: 1 Mbit/s tbf each way + 50 ms ± 20 ms proxy delay each way, default heartbeat (1 s x 4), {callers} callers x {} KiB each way for {took:.1} s: \
+         {calls} calls ({failed} failed), {:.0} KiB/s each way ({:.0} % of 1 Mbit/s; proxy carried {} KiB up, {} KiB down); call latency {}; \
+         NodeDown: {downs_here} here, {downs_there} there; monitors told the node was lost: {told}",
+        size / 1024,
+        bytes / took / 1024.0,
+        bytes / took * 8.0 / 1e6 * 100.0,
+        stats.bytes_up / 1024,
+        stats.bytes_down / 1024,
+        percentiles(&mut ms)
+    );
+    assert_eq!(downs_here, 0, "D6: a false NodeDown here");
+    assert_eq!(downs_there, 0, "D6: a false NodeDown on the child");
+    assert_eq!(told, 0, "D6: a monitor was told the node was lost");
+    assert_eq!(failed, 0, "D6: calls failed");
+    assert!(calls > 0);
 }

@@ -448,3 +448,33 @@ fn deliver_to_a_node_that_is_gone_fails_within_its_timeout() {
         started.elapsed()
     );
 }
+
+/// Many tasks that need the same node at once share one connection attempt: each of
+/// them gets the connection (not just the first to wake).
+#[test]
+fn tasks_connecting_at_once_all_get_the_connection() {
+    let (a, b) = (node("many-a"), node("many-b"));
+    let sink = b.spawn(|me| async move { me.suspend(None).await.map(|_| ()) });
+    sink.register("many-sink").unwrap();
+    let at = b.location().unwrap();
+    let askers: Vec<TaskRef> = (0..20)
+        .map(|_| {
+            a.spawn(move |_| async move {
+                TaskRef::locate_at(at, "many-sink", PATIENCE)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    for (i, asker) in askers.iter().enumerate() {
+        let found = asker
+            .value_timeout(PATIENCE)
+            .expect("the locate ended")
+            .value()
+            .unwrap()
+            .take::<Result<(), String>>()
+            .unwrap();
+        assert_eq!(found, Ok(()), "asker {i}");
+    }
+}

@@ -83,7 +83,11 @@ fn every_task_started_through_a_monitoring_client_is_reported() {
             .receive_type_timeout::<MonitorStatus>(Duration::from_millis(300))
             .await
             .unwrap();
-        assert!(extra.is_none(), "a second status arrived");
+        assert!(
+            extra.is_none(),
+            "a second status arrived: {:?} (first ones: {seen:?})",
+            extra.map(|s| (s.task, s.exit))
+        );
         seen
     });
     seen.sort();

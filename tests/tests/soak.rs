@@ -85,7 +85,18 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(netns::wall_us);
     println!("soak: {duration:?}, a fault every {every:?}, seed {seed}");
-    let report = Soak::new(seed).run(duration, every);
+    let mut report = Soak::new(seed).run(duration, every);
+    // The plan's bounds (RELIABILITY.md F1, F2) are for runs of 10 minutes or more (1 MiB
+    // a minute) and of an hour or more (1 MiB an hour); a short
+    // run's slope still carries the allocator's warm-up after faults, so it gets a
+    // looser bound that only catches a real leak.
+    report.rss_limit_mib_min = if duration >= Duration::from_secs(3600) {
+        1.0 / 60.0 // F2: under 1 MiB an hour
+    } else if duration >= Duration::from_secs(600) {
+        1.0
+    } else {
+        8.0
+    };
     println!("{report}");
     if !report.ok() {
         eprintln!("soak: FAILED");
@@ -113,6 +124,8 @@ struct Report {
     monitors_due: usize,
     detection_ms: Vec<u64>,
     rss_slope_mib_min: f64,
+    /// The bound on that slope for this run's length.
+    rss_limit_mib_min: f64,
     fds: (usize, usize),
     threads: (usize, usize),
     problems: Vec<String>,
@@ -126,7 +139,7 @@ impl Report {
             && self.deliver_hangs == 0
             && self.broadcast_disorder == 0
             && self.monitors_told == self.monitors_due
-            && self.rss_slope_mib_min < 8.0
+            && self.rss_slope_mib_min < self.rss_limit_mib_min
             && self.fds.1 <= self.fds.0 + 8
             && self.threads.1 <= self.threads.0 + 4
             && self.problems.is_empty()
@@ -174,8 +187,13 @@ impl std::fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "F1 resources (node A): RSS slope after warm-up {:.2} MiB/min; fds {} -> {}; threads {} -> {}",
-            self.rss_slope_mib_min, self.fds.0, self.fds.1, self.threads.0, self.threads.1
+            "F1 resources (node A): RSS slope after warm-up {:.3} MiB/min (bound {:.3} MiB/min); fds {} -> {}; threads {} -> {}",
+            self.rss_slope_mib_min,
+            self.rss_limit_mib_min,
+            self.fds.0,
+            self.fds.1,
+            self.threads.0,
+            self.threads.1
         )?;
         if !self.problems.is_empty() {
             writeln!(f, "F1 problems: {:?}", self.problems)?;

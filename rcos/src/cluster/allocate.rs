@@ -79,9 +79,9 @@ impl NodeAllocation {
 
     fn slots_for(&self, info: &NodeInfo) -> Result<u32, String> {
         let need = |what: &str, have: Option<u64>, min: Option<u64>| match (min, have) {
-            (Some(min), Some(have)) if have < min => {
-                Err(format!("{what}: {have} bytes available, {min} required"))
-            }
+            (Some(min), Some(have)) if have < min => Err(format!(
+                "{what}: {have} bytes available, {min} bytes required"
+            )),
             (Some(min), None) => Err(format!("{what}: unknown, {min} bytes required")),
             _ => Ok(()),
         };

@@ -459,11 +459,12 @@ impl Cluster {
         args: &T::Args,
     ) -> Result<Job, JobError> {
         let args = crate::message::encode(args).map_err(|e| JobError::NotStarted(e.to_string()))?;
+        let now = self.inner.now();
         let id = self.inner.apply(|st, fx| {
             if st.closing {
                 return Err(JobError::Closed);
             }
-            Ok(st.submit(fx, T::NAME, args, cpu, target))
+            Ok(st.submit(fx, T::NAME, args, cpu, target, now))
         })?;
         Ok(Job {
             id,
@@ -487,6 +488,9 @@ impl Cluster {
     }
 
     /// Queues a job to run at `target`: CPU-bound (`cpu`, holding a slot) or I/O-bound.
+    /// A job for a node that takes no more jobs (ignored, closed or abandoned) does not
+    /// wait: it ends at once with [`JobError::NotStarted`], saying why (and the status
+    /// task gets [`ClusterStatus::JobFailed`]).
     ///
     /// # Errors
     /// As [`submit`](Self::submit).

@@ -44,12 +44,24 @@
 //!
 //! # Limits
 //!
-//! Connections silent for 20 s are closed (keep-alive ones too; browsers reconnect).
-//! tiny_http 0.12 drains an unread request body into a buffer as large as its declared
-//! length, which a hostile `Content-Length` could make abort the process; the dashboard
-//! never lets it: a declared body over 64 MiB (or any, while 4 are being drained) is
-//! answered 413 and its connection abandoned (left open, with a warning in the log)
-//! instead.
+//! Connections silent for 20 s are closed (keep-alive ones too; browsers reconnect), and
+//! at most [`MAX_CONNECTIONS`] are open at once (more are closed as they come).
+//!
+//! A request declaring a body longer than [`MAX_BODY`] is answered 413 and its
+//! connection closed at once: the client reads the answer, then the end of the stream,
+//! and everything the connection held (its threads and sockets) is freed. This takes
+//! some care, since tiny_http 0.12 would otherwise read the unread body to its end (a
+//! slow client holding a thread), into a buffer as large as the declared length (which a
+//! hostile `Content-Length` could make abort the process). So tiny_http does not face
+//! the network itself: the dashboard accepts each connection and relays it to tiny_http
+//! over loopback, and to refuse a body it ends the relay, so that tiny_http finds the
+//! body's end at once without reading anything more. One case is left: a declared
+//! length so large that this machine could not even reserve (not touch) that much
+//! address space, e.g. `Content-Length: 1125899906842624`, on which tiny_http's
+//! clean-up would abort the process. The client still gets its 413 and the end of the
+//! stream, but tiny_http's half of the connection is then abandoned (a thread and two
+//! loopback sockets kept until the process ends, with a warning in the log) rather than
+//! freed.
 //!
 //! # Example
 //!
@@ -86,12 +98,13 @@
 //! # }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
-use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -117,8 +130,28 @@ const WORKERS: usize = 2;
 /// closed: idle keep-alive connections end, and a slow client holds nothing for long.
 const IDLE: Duration = Duration::from_secs(20);
 
-/// The longest declared body that is drained after a 413; see [`refuse_large_body`].
+/// The longest declared body for which tiny_http's clean-up buffer is reserved without
+/// asking the system first (see [`reservable`]), and the longest drained after a 413 on
+/// a connection that did not come through the relay (a local process connecting to
+/// tiny_http's own loopback port; see [`refuse_unrelayed`]).
 const DRAIN_MAX: usize = 64 << 20;
+
+/// Connections open at once at most; more are closed as they are accepted.
+pub const MAX_CONNECTIONS: usize = 128;
+
+/// How often a relay's threads look up from a blocked read to see whether their
+/// connection is closing (and how often the accepting thread sees whether to stop).
+const POLL: Duration = Duration::from_millis(200);
+
+/// After a refused connection's answer is sent and its end signalled, how long what the
+/// client still sends is read and discarded before the socket is closed (closing with
+/// unread data would reset the connection, which may destroy the answer before the
+/// client reads it).
+const LINGER: Duration = Duration::from_secs(1);
+
+/// When tiny_http's half of a refused connection is abandoned, how long its answer may
+/// take to cross the loopback relay before the client's side is closed.
+const ANSWER_CROSSING: Duration = Duration::from_millis(500);
 
 /// How many refused bodies may be drained at once.
 const MAX_DRAINERS: usize = 4;
@@ -152,24 +185,36 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
 /// # }
 /// ```
 pub fn serve(source: Arc<dyn DashboardSource>, addr: SocketAddr) -> io::Result<Dashboard> {
-    let listener = TcpListener::bind(addr)?;
-    let local_addr = listener.local_addr()?;
-    // Accepted connections inherit these (on Linux, and most other systems).
-    let socket = SockRef::from(&listener);
-    socket.set_read_timeout(Some(IDLE))?;
+    let front = TcpListener::bind(addr)?;
+    let local_addr = front.local_addr()?;
+    // Accepted connections inherit these (on Linux, and most other systems); on Linux
+    // the read timeout also bounds each wait in `accept`, so that the accepting thread
+    // sees when to stop.
+    let socket = SockRef::from(&front);
+    socket.set_read_timeout(Some(POLL))?;
     socket.set_write_timeout(Some(IDLE))?;
-    let server = Arc::new(Server::from_listener(listener, None).map_err(io::Error::other)?);
+    // tiny_http listens on loopback only, for the relay (see "Limits"). No timeouts on
+    // this socket: tiny_http's accepting thread would take one for an error and stop;
+    // the relay closes silent connections instead.
+    let inner = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .or_else(|_| TcpListener::bind((Ipv6Addr::LOCALHOST, 0)))?;
+    let inner_addr = inner.local_addr()?;
+    let server = Arc::new(Server::from_listener(inner, None).map_err(io::Error::other)?);
     let stopping = Arc::new(AtomicBool::new(false));
+    let relays = Arc::new(Relays::default());
     let shared = Arc::new(Shared {
         source,
         drainers: AtomicUsize::new(0),
         loopback: local_addr.ip().is_loopback(),
+        relays: Arc::clone(&relays),
     });
     let mut dashboard = Dashboard {
         local_addr,
         server: Some(server),
         stopping,
         workers: Vec::with_capacity(WORKERS),
+        accepting: None,
+        relays: Arc::clone(&relays),
     };
     for n in 0..WORKERS {
         let Some(server) = dashboard.server.clone() else {
@@ -183,6 +228,12 @@ pub fn serve(source: Arc<dyn DashboardSource>, addr: SocketAddr) -> io::Result<D
         // On an error above, dropping `dashboard` stops the workers already started.
         dashboard.workers.push(worker);
     }
+    let stopping = Arc::clone(&dashboard.stopping);
+    dashboard.accepting = Some(
+        thread::Builder::new()
+            .name("rcos-dashboard-accept".to_string())
+            .spawn(move || accept(&front, inner_addr, &stopping, &relays))?,
+    );
     info!(addr = %local_addr, "dashboard serving at http://{local_addr}/");
     Ok(dashboard)
 }
@@ -195,6 +246,9 @@ pub struct Dashboard {
     server: Option<Arc<Server>>,
     stopping: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
+    /// The thread accepting connections, which owns the listening socket.
+    accepting: Option<JoinHandle<()>>,
+    relays: Arc<Relays>,
 }
 
 impl Dashboard {
@@ -219,6 +273,18 @@ impl Dashboard {
             return;
         };
         self.stopping.store(true, Ordering::SeqCst);
+        // No new connections: the listening socket closes when its thread ends. Its
+        // wait in `accept` ends within POLL on Linux; a connection wakes it elsewhere.
+        if let Some(accepting) = self.accepting.take() {
+            let _ = TcpStream::connect_timeout(&probe(self.local_addr), POLL);
+            if accepting.join().is_err() {
+                warn!("the dashboard's accepting thread panicked");
+            }
+        }
+        // Open connections end now; their relays' threads then end by themselves.
+        for relay in self.relays.lock().values() {
+            relay.close();
+        }
         // Each unblock wakes one worker waiting for a request (or is kept for the next
         // one that waits).
         for _ in &self.workers {
@@ -230,7 +296,7 @@ impl Dashboard {
             }
         }
         // The last reference: dropping it wakes tiny_http's accepting thread, which
-        // then ends and closes the listening socket.
+        // then ends and closes its loopback listening socket.
         drop(server);
         wait_closed(self.local_addr);
         info!(addr = %self.local_addr, "dashboard stopped");
@@ -239,15 +305,9 @@ impl Dashboard {
 
 /// Waits (at most a few seconds) until nothing listens at `addr` any more, so that when
 /// [`Dashboard::stop`] returns, connections are refused and the address can be bound
-/// again. tiny_http closes the listening socket on its own thread, just after the
-/// server is dropped; this waits for that by trying to connect.
+/// again: a check that the listening socket, closed when its thread ended, is gone.
 fn wait_closed(addr: SocketAddr) {
-    let ip = match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    let probe = SocketAddr::new(ip, addr.port());
+    let probe = probe(addr);
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         match TcpStream::connect_timeout(&probe, Duration::from_millis(500)) {
@@ -261,6 +321,17 @@ fn wait_closed(addr: SocketAddr) {
         }
     }
     warn!("dashboard: {addr} still accepts connections after stopping");
+}
+
+/// Where to connect to reach a socket listening at `addr` (loopback for an unspecified
+/// address).
+fn probe(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
 }
 
 impl Drop for Dashboard {
@@ -281,11 +352,233 @@ impl fmt::Debug for Dashboard {
 /// What the worker threads share.
 struct Shared {
     source: Arc<dyn DashboardSource>,
-    /// Refused bodies being drained now.
+    /// Refused bodies being drained now (of connections that did not come through the
+    /// relay).
     drainers: AtomicUsize,
     /// Whether it listens on a loopback address only, where only local names may be
     /// used to reach it.
     loopback: bool,
+    relays: Arc<Relays>,
+}
+
+/// The open connections, by the address of the relay's socket towards tiny_http (which
+/// is what tiny_http gives as a request's remote address).
+#[derive(Default)]
+struct Relays(Mutex<HashMap<SocketAddr, Arc<Relay>>>);
+
+impl Relays {
+    fn lock(&self) -> MutexGuard<'_, HashMap<SocketAddr, Arc<Relay>>> {
+        // Nothing is left half-changed under this lock: a poisoned one is fine to use.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One connection: the client's socket and the relay's socket towards tiny_http, with
+/// a thread copying each way.
+struct Relay {
+    client: TcpStream,
+    inner: TcpStream,
+    /// What the client sends is no longer passed on (its request was refused).
+    refused: AtomicBool,
+    /// Set when the client has been sent the end of the stream: what it still sends is
+    /// read and discarded until [`LINGER`] after this.
+    ended: Mutex<Option<Instant>>,
+    /// Set when tiny_http's half is abandoned: its answer is passed on until then.
+    give_up: Mutex<Option<Instant>>,
+    /// Threads still running (two at first); the last one unregisters the relay.
+    threads: AtomicUsize,
+    /// When something last passed, either way.
+    last: Mutex<Instant>,
+}
+
+impl Relay {
+    fn when(slot: &Mutex<Option<Instant>>) -> Option<Instant> {
+        *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set(slot: &Mutex<Option<Instant>>, at: Instant) {
+        let mut slot = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.get_or_insert(at);
+    }
+
+    /// Notes that something passed.
+    fn touch(&self) {
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Instant::now();
+    }
+
+    /// Whether nothing has passed for [`IDLE`]; then both sides are closed.
+    fn idle(&self) -> bool {
+        let last = *self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let idle = last.elapsed() >= IDLE;
+        if idle {
+            self.close();
+        }
+        idle
+    }
+
+    /// Ends both sides at once (the dashboard stops, or the connection is idle).
+    fn close(&self) {
+        self.refused.store(true, Ordering::SeqCst);
+        let _ = self.client.shutdown(Shutdown::Both);
+        let _ = self.inner.shutdown(Shutdown::Both);
+    }
+}
+
+/// Whether an error of a read or write is its timeout running out.
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// The accepting thread: takes each connection and starts its relay to tiny_http at
+/// `inner`, until the dashboard stops.
+fn accept(front: &TcpListener, inner: SocketAddr, stopping: &AtomicBool, relays: &Arc<Relays>) {
+    while !stopping.load(Ordering::SeqCst) {
+        let (client, from) = match front.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if timed_out(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // E.g. out of file descriptors: the next try may succeed.
+                warn!(error = %e, "dashboard: a connection could not be accepted");
+                thread::yield_now();
+                continue;
+            }
+        };
+        if stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        if relays.lock().len() >= MAX_CONNECTIONS {
+            warn!(%from, "dashboard: {MAX_CONNECTIONS} connections open; one more closed");
+            continue;
+        }
+        if let Err(e) = relay(client, inner, relays) {
+            warn!(%from, error = %e, "dashboard: a connection could not be relayed");
+        }
+    }
+}
+
+/// Starts relaying `client` to tiny_http at `inner`: one thread each way.
+fn relay(client: TcpStream, inner: SocketAddr, relays: &Arc<Relays>) -> io::Result<()> {
+    let to_inner = TcpStream::connect_timeout(&inner, IDLE)?;
+    to_inner.set_read_timeout(Some(POLL))?;
+    to_inner.set_write_timeout(Some(IDLE))?;
+    // Inherited from the listening socket on Linux; set here for the other systems.
+    client.set_read_timeout(Some(POLL))?;
+    client.set_write_timeout(Some(IDLE))?;
+    let _ = client.set_nodelay(true);
+    let _ = to_inner.set_nodelay(true);
+    let key = to_inner.local_addr()?;
+    let entry = Arc::new(Relay {
+        client: client.try_clone()?,
+        inner: to_inner.try_clone()?,
+        refused: AtomicBool::new(false),
+        ended: Mutex::new(None),
+        give_up: Mutex::new(None),
+        threads: AtomicUsize::new(2),
+        last: Mutex::new(Instant::now()),
+    });
+    relays.lock().insert(key, Arc::clone(&entry));
+    let (client_in, inner_out) = (client.try_clone()?, to_inner.try_clone()?);
+    let up = (Arc::clone(&entry), Arc::clone(relays));
+    let upwards = thread::Builder::new()
+        .name("rcos-dash-in".to_string())
+        .spawn(move || {
+            from_client(&up.0, client_in, inner_out);
+            finished(&up.0, &up.1, key);
+        });
+    if let Err(e) = upwards {
+        relays.lock().remove(&key);
+        return Err(e);
+    }
+    let down = (Arc::clone(&entry), Arc::clone(relays));
+    let downwards = thread::Builder::new()
+        .name("rcos-dash-out".to_string())
+        .spawn(move || {
+            to_client(&down.0, to_inner, client);
+            finished(&down.0, &down.1, key);
+        });
+    if let Err(e) = downwards {
+        // The other thread ends when the sockets do.
+        entry.close();
+        finished(&entry, relays, key);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// One of a relay's threads has ended; the last one unregisters it, which closes its
+/// sockets.
+fn finished(relay: &Relay, relays: &Relays, key: SocketAddr) {
+    if relay.threads.fetch_sub(1, Ordering::SeqCst) == 1 {
+        relays.lock().remove(&key);
+    }
+}
+
+/// Copies what the client sends to tiny_http, until the client ends its side (then
+/// tiny_http is told the same), or, once the client has been sent the end of the
+/// stream, until [`LINGER`] has passed.
+fn from_client(relay: &Relay, mut client: TcpStream, mut inner: TcpStream) {
+    let mut buf = vec![0u8; 16 << 10];
+    let mut passing = true;
+    loop {
+        if Relay::when(&relay.ended).is_some_and(|t| t.elapsed() >= LINGER) {
+            break;
+        }
+        match client.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                relay.touch();
+                passing &= !relay.refused.load(Ordering::SeqCst);
+                if passing && inner.write_all(&buf[..n]).is_err() {
+                    passing = false;
+                }
+            }
+            Err(e) if timed_out(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                if relay.idle() {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = inner.shutdown(Shutdown::Write);
+}
+
+/// Copies tiny_http's answers to the client until tiny_http closes the connection (or
+/// its half is abandoned and [`ANSWER_CROSSING`] has passed), then sends the client the
+/// end of the stream.
+fn to_client(relay: &Relay, mut inner: TcpStream, mut client: TcpStream) {
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        match inner.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                relay.touch();
+                if client.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e) if timed_out(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                if Relay::when(&relay.give_up).is_some_and(|t| Instant::now() >= t) || relay.idle()
+                {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = client.shutdown(Shutdown::Write);
+    Relay::set(&relay.ended, Instant::now());
 }
 
 /// One worker: answers requests until the dashboard stops.
@@ -411,25 +704,72 @@ fn answer(shared: &Arc<Shared>, request: Request) {
     }
 }
 
-/// Answers 413 to a request declaring a body over [`MAX_BODY`], without holding up the
-/// worker threads.
+/// The 413 answer.
+fn too_large() -> Response<io::Cursor<Vec<u8>>> {
+    Reply::error(413, format!("request body over {MAX_BODY} bytes")).into_response()
+}
+
+/// Answers 413 to a request declaring a body over [`MAX_BODY`], and closes its
+/// connection (see "Limits" in the module's docs).
 ///
-/// tiny_http 0.12 reads and discards an unread body when the request is dropped, into a
-/// buffer as large as the declared length: a huge `Content-Length` would abort the
-/// process on the failed allocation, and a slow client would hold the thread. So a
-/// declared length up to [`DRAIN_MAX`] is answered and drained on a short-lived thread
-/// of its own (at most [`MAX_DRAINERS`] at once; each read waits at most [`IDLE`]); a
-/// larger one (or one past that limit) is answered and its connection abandoned
-/// (leaked, with a warning) rather than dropped.
+/// tiny_http 0.12, when a request is done with, reads whatever is left of its body into
+/// a buffer as large as the declared length (`vec![0; left]`, reserved, not touched)
+/// and discards it. Here the relay stops passing on what the client sends and ends
+/// tiny_http's side of the stream first, so that this read ends at once; the answer
+/// crosses the relay, and then the client is sent the end of the stream. Only when the
+/// buffer could not even be reserved is tiny_http's half abandoned instead.
 fn refuse_large_body(request: Request, length: usize, shared: &Arc<Shared>) {
+    let relay = request
+        .remote_addr()
+        .and_then(|from| shared.relays.lock().get(from).cloned());
+    let Some(relay) = relay else {
+        return refuse_unrelayed(request, length, shared);
+    };
+    relay.refused.store(true, Ordering::SeqCst);
+    let _ = relay.inner.shutdown(Shutdown::Write);
+    if reservable(length) {
+        if let Err(e) = request.respond(too_large()) {
+            debug!(error = %e, "dashboard answer not delivered");
+        }
+        return;
+    }
+    warn!(
+        length,
+        "dashboard: a request declares a body of {length} bytes, more than this machine \
+         could reserve; answered 413 and closed, its tiny_http thread abandoned"
+    );
+    let stream = request.upgrade("close", too_large());
+    // Dropping it would make tiny_http reserve `length` bytes, and abort.
+    std::mem::forget(stream);
+    Relay::set(&relay.give_up, Instant::now() + ANSWER_CROSSING);
+}
+
+/// Whether a buffer of `length` bytes can be reserved (without touching it, as
+/// tiny_http's clean-up does): always, up to [`DRAIN_MAX`]; beyond, where the system
+/// grants address space by each request's own size (Linux's overcommit modes 0 and 1),
+/// if a reservation of that size succeeds now.
+fn reservable(length: usize) -> bool {
+    if length <= DRAIN_MAX {
+        return true;
+    }
+    let mode = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").unwrap_or_default();
+    matches!(mode.trim(), "0" | "1") && Vec::<u8>::new().try_reserve_exact(length).is_ok()
+}
+
+/// Answers 413 to a request that did not come through the relay (only a process of this
+/// machine can connect to tiny_http's loopback port directly), without holding up the
+/// worker threads: a declared length up to [`DRAIN_MAX`] is answered and drained on a
+/// thread of its own (at most [`MAX_DRAINERS`] at once, each until the client sends
+/// the rest or closes); a larger one (or one past that limit) is answered and its
+/// connection abandoned (leaked, with a warning) rather than dropped.
+fn refuse_unrelayed(request: Request, length: usize, shared: &Arc<Shared>) {
     let drainers = &shared.drainers;
-    let reply = || Reply::error(413, format!("request body over {MAX_BODY} bytes")).into_response();
     if length <= DRAIN_MAX && drainers.fetch_add(1, Ordering::SeqCst) < MAX_DRAINERS {
         let count = Arc::clone(shared);
         let spawned = thread::Builder::new()
             .name("rcos-dashboard-drain".to_string())
             .spawn(move || {
-                if let Err(e) = request.respond(reply()) {
+                if let Err(e) = request.respond(too_large()) {
                     debug!(error = %e, "dashboard answer not delivered");
                 }
                 count.drainers.fetch_sub(1, Ordering::SeqCst);
@@ -453,7 +793,7 @@ fn refuse_large_body(request: Request, length: usize, shared: &Arc<Shared>) {
         "dashboard: a request declares a body of {length} bytes; answered 413 and its \
          connection abandoned"
     );
-    let stream = request.upgrade("close", reply());
+    let stream = request.upgrade("close", too_large());
     // Dropping it would make tiny_http allocate `length` bytes to drain it.
     std::mem::forget(stream);
 }

@@ -387,3 +387,19 @@ fn stop_job(handle: &Handle, task: &TaskRef, grace: Duration) {
             }
         });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_follow_cpus_and_a_negative_count_leaves_cores_free() {
+        let cores = sysinfo::cores();
+        let slots = |n| NodeServer::new().cpus(n).slots();
+        assert_eq!(slots(0), cores);
+        assert_eq!(slots(3), 3);
+        assert_eq!(slots(-1), cores.saturating_sub(1).max(1));
+        assert_eq!(slots(-i32::MAX), 1, "at least one slot");
+        assert_eq!(slots(i32::MIN), 1);
+    }
+}

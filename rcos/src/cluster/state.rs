@@ -125,6 +125,20 @@ impl NodeEntry {
             .map(|(n, _)| n as u32)
     }
 
+    /// Takes every slot that takes jobs out of use, each reported
+    /// [`ClusterStatus::ServerClosed`]: a slot reported initialised is reported closed
+    /// exactly once, whatever ends it.
+    fn close_slots(&mut self, fx: &mut Effects) {
+        for (n, slot) in self.slots.iter_mut().enumerate() {
+            if std::mem::replace(&mut slot.ready, false) {
+                fx.status.push(ClusterStatus::ServerClosed {
+                    node: self.location,
+                    slot: n as u32,
+                });
+            }
+        }
+    }
+
     fn matches(&self, target: &Target) -> bool {
         match target {
             Target::Any => true,
@@ -192,7 +206,8 @@ impl State {
             .map(|n| n.location)
     }
 
-    /// Queues a user job; it starts when a slot is free.
+    /// Queues a user job; it starts when a slot is free. A job for a node that takes no
+    /// more jobs (ignored, closed or abandoned) fails at once.
     pub(crate) fn submit(
         &mut self,
         fx: &mut Effects,
@@ -200,10 +215,26 @@ impl State {
         args: Vec<u8>,
         cpu: bool,
         target: Target,
+        now: Instant,
     ) -> JobId {
         let id = self.new_job(task, args, cpu, target, Kind::User);
-        self.waiting.push_back(id);
-        self.dispatch(fx);
+        // A job for a node that will take no more jobs would wait for ever: it fails.
+        let gone = match target {
+            Target::Node(at) => self.node(at).and_then(|n| match n.state {
+                NodeState::Failed => Some("it was ignored"),
+                NodeState::Closed => Some("it closed"),
+                NodeState::Abandoned => Some("it was abandoned"),
+                _ => None,
+            }),
+            _ => None,
+        };
+        match (gone, target) {
+            (Some(why), Target::Node(at)) => self.fail_unstarted(fx, id, at, why, now),
+            _ => {
+                self.waiting.push_back(id);
+                self.dispatch(fx);
+            }
+        }
         id
     }
 
@@ -488,9 +519,7 @@ impl State {
         if let Some(service) = node.service.clone() {
             fx.sends.push((service, NodeOp::Bye));
         }
-        for slot in &mut node.slots {
-            slot.ready = false;
-        }
+        node.close_slots(fx);
         self.ignored(fx, at, reason);
         self.fail_targeted(fx, at, "its node_setup failed", now);
     }
@@ -509,19 +538,31 @@ impl State {
             .collect();
         self.waiting.retain(|id| !stuck.contains(id));
         for id in stuck {
-            let reason = format!("node {at} cannot take jobs: {why}");
-            self.close_job(
-                id,
-                JobState::Failed,
-                Err(JobError::NotStarted(reason.clone())),
-                now,
-            );
-            if let Some(job) = self.jobs.get(&id) {
-                fx.status.push(ClusterStatus::JobFailed {
-                    job: job.info(),
-                    reason,
-                });
-            }
+            self.fail_unstarted(fx, id, at, why, now);
+        }
+    }
+
+    /// Fails job `id`, which never started, because node `at` takes no more jobs.
+    fn fail_unstarted(
+        &mut self,
+        fx: &mut Effects,
+        id: JobId,
+        at: Location,
+        why: &str,
+        now: Instant,
+    ) {
+        let reason = format!("node {at} cannot take jobs: {why}");
+        self.close_job(
+            id,
+            JobState::Failed,
+            Err(JobError::NotStarted(reason.clone())),
+            now,
+        );
+        if let Some(job) = self.jobs.get(&id) {
+            fx.status.push(ClusterStatus::JobFailed {
+                job: job.info(),
+                reason,
+            });
         }
     }
 
@@ -666,9 +707,7 @@ impl State {
         let was = node.state;
         let info = node.info.clone();
         let running: Vec<JobId> = node.running.iter().copied().collect();
-        for slot in &mut node.slots {
-            slot.ready = false;
-        }
+        node.close_slots(fx);
         if matches!(was, NodeState::Closed | NodeState::Abandoned) {
             return;
         }
@@ -825,16 +864,7 @@ impl State {
             if let Some(service) = node.service.take() {
                 fx.sends.push((service, NodeOp::Bye));
             }
-            if matches!(node.state, NodeState::Initialised | NodeState::Suspended) {
-                for (n, slot) in node.slots.iter_mut().enumerate() {
-                    if std::mem::replace(&mut slot.ready, false) {
-                        fx.status.push(ClusterStatus::ServerClosed {
-                            node: node.location,
-                            slot: n as u32,
-                        });
-                    }
-                }
-            }
+            node.close_slots(fx);
             if matches!(
                 node.state,
                 NodeState::Discovered | NodeState::Initialised | NodeState::Suspended
@@ -860,8 +890,8 @@ impl State {
                 running: n.running.len() as u32,
                 done: n.done,
                 platform: n.info.platform.clone(),
-                cpu_available: n.info.avail.cpu_available.unwrap_or(0.0),
-                memory_available: n.info.avail.memory_available.unwrap_or(0),
+                cpu_available: n.info.avail.cpu_available,
+                memory_available: n.info.avail.memory_available,
             })
             .collect();
         let view = |j: &JobEntry| JobView {
@@ -887,3 +917,36 @@ impl State {
 
 /// How many finished jobs a snapshot lists at most.
 const MAX_FINISHED_SHOWN: usize = 200;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_availability_is_shown_as_unknown_not_zero() {
+        let mut st = State::new(Rules {
+            node_setup: None,
+            server_setup: None,
+            allocations: Vec::new(),
+            grace_ms: 0,
+        });
+        let at: Location = std::net::SocketAddr::from(([127, 0, 0, 1], 9)).into();
+        st.nodes.push(NodeEntry::new(at));
+        let t0 = Instant::now();
+        let (nodes, _) = st.views(t0);
+        assert_eq!(nodes[0].cpu_available, None);
+        assert_eq!(nodes[0].memory_available, None);
+
+        st.avail(
+            at,
+            NodeAvail {
+                cpu_available: Some(0.0),
+                memory_available: Some(1 << 20),
+                ..NodeAvail::default()
+            },
+        );
+        let (nodes, _) = st.views(t0);
+        assert_eq!(nodes[0].cpu_available, Some(0.0), "a measured 0 stays 0");
+        assert_eq!(nodes[0].memory_available, Some(1 << 20));
+    }
+}

@@ -81,7 +81,11 @@ pub enum ClusterStatus {
         /// The slot's number on the node.
         slot: u32,
     },
-    /// A slot of a node takes no more jobs.
+    /// A slot of a node takes no more jobs: the client closed, the node closed or
+    /// stopped answering, or a setup failed on it. Every slot reported
+    /// [`ServerInitialised`](Self::ServerInitialised) is reported closed exactly once,
+    /// before the status of its node (`NodeClosed`, `NodeDisconnected`, `NodeIgnored`).
+    /// Suspending a node does not close its slots.
     ServerClosed {
         /// The node.
         node: Location,

@@ -56,10 +56,13 @@ pub struct NodeView {
     pub done: u64,
     /// Operating system and architecture, e.g. `linux x86_64`.
     pub platform: String,
-    /// Available CPU, as a percentage of all its cores (100.0 = all idle).
-    pub cpu_available: f32,
-    /// Available memory in bytes.
-    pub memory_available: u64,
+    /// Available CPU, as a percentage of all its cores (100.0 = all idle); `None`
+    /// (`null` in JSON, "unknown" on the page) until the node has measured it, or where
+    /// it cannot.
+    pub cpu_available: Option<f32>,
+    /// Available memory in bytes; `None` (`null` in JSON, "unknown" on the page) where
+    /// the node cannot tell.
+    pub memory_available: Option<u64>,
 }
 
 /// The state of a job.

@@ -97,6 +97,29 @@ impl std::fmt::Display for WireError {
 
 impl std::error::Error for WireError {}
 
+impl WireError {
+    /// A copy of this error for another waiter (an I/O error keeps its kind and text).
+    pub(crate) fn duplicate(&self) -> WireError {
+        match self {
+            WireError::Io(e) => WireError::Io(io::Error::new(e.kind(), e.to_string())),
+            WireError::Closed => WireError::Closed,
+            WireError::BadMagic(bytes) => WireError::BadMagic(*bytes),
+            WireError::Version { major, minor } => WireError::Version {
+                major: *major,
+                minor: *minor,
+            },
+            WireError::TooLarge { len, max } => WireError::TooLarge {
+                len: *len,
+                max: *max,
+            },
+            WireError::BadMac => WireError::BadMac,
+            WireError::Decode(why) => WireError::Decode(why.clone()),
+            WireError::Protocol(why) => WireError::Protocol(why.clone()),
+            WireError::Timeout => WireError::Timeout,
+        }
+    }
+}
+
 impl From<io::Error> for WireError {
     fn from(e: io::Error) -> Self {
         if e.kind() == io::ErrorKind::UnexpectedEof {

@@ -80,6 +80,9 @@ pub struct NodeConfig {
     pub(crate) tls: Option<NodeTls>,
     #[cfg(feature = "tls")]
     pub(crate) tls_server_name: Option<String>,
+    /// The simulated network the node lives in, instead of sockets.
+    #[cfg(feature = "test-util")]
+    pub(crate) sim: Option<std::sync::Arc<crate::sim::SimNet>>,
 }
 
 /// Where discovery beacons are sent, and listened for (see [`NodeConfig`]'s
@@ -231,6 +234,8 @@ impl Default for NodeConfig {
             tls: None,
             #[cfg(feature = "tls")]
             tls_server_name: None,
+            #[cfg(feature = "test-util")]
+            sim: None,
         }
     }
 }
@@ -455,6 +460,23 @@ impl NodeConfig {
     pub fn tls_server_name(mut self, name: impl Into<String>) -> Self {
         self.tls_server_name = Some(name.into());
         self
+    }
+
+    /// This configuration for a node of a simulation: refused when it asks for what is
+    /// not simulated.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn simulated(
+        mut self,
+        net: std::sync::Arc<crate::sim::SimNet>,
+    ) -> io::Result<NodeConfig> {
+        if self.uses_tls() || self.discovery || self.external.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a simulated node has no TLS, no discovery and no external address (the simulation gives it its address)",
+            ));
+        }
+        self.sim = Some(net);
+        Ok(self)
     }
 
     /// Whether connections use TLS.

@@ -2,12 +2,10 @@
 //! of every frame that arrives.
 
 use std::collections::{HashMap, HashSet};
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use async_io::Async;
 use event_listener::Event;
 
 use super::codec::WireError;
@@ -15,6 +13,8 @@ use super::config::NodeConfig;
 use super::frame::{Answer, Frame, WireMsg};
 use super::handshake::{self, AuthKey, Identity, Session};
 use super::peer::{self, Peer};
+pub(crate) use super::transport::Closer;
+use super::transport::{Listener, Stream};
 use super::{Location, NetError, PeerStatus};
 use crate::TaskRef;
 use crate::channel::Channel;
@@ -37,6 +37,9 @@ pub(crate) struct Node {
     bound: std::net::SocketAddr,
     clock: Clock,
     start: Instant,
+    /// The clock `start` and `now_ms` are on: a simulated node's runtime clock, real
+    /// time for any other node (as its peers' is, even on a deterministic runtime).
+    beat_clock: Clock,
     state: Mutex<NodeState>,
     /// Notified when a peer connects or is lost.
     changed: Event,
@@ -57,6 +60,13 @@ struct PreAuth {
     open: std::collections::VecDeque<(u64, Instant, Closer)>,
 }
 
+/// How long, at most, a node waits for a peer of lower incarnation to dial back after a
+/// connection between them ended, before dialing itself (see [`Node::connect`]).
+const YIELD_TO_LOWER: Duration = Duration::from_millis(100);
+
+/// How a dial ended, for every caller that waited for it: the peer's incarnation.
+type DialResult = Result<u64, Arc<NetError>>;
+
 #[derive(Default)]
 struct NodeState {
     /// Connected peers (and peers in their grace period), by incarnation.
@@ -65,7 +75,7 @@ struct NodeState {
     /// Peers to keep connected to (added with `peer`).
     wanted: HashSet<Location>,
     /// Dials under way: callers wait on the same one.
-    dialing: HashMap<Location, Arc<Slot<Result<u64, String>>>>,
+    dialing: HashMap<Location, Arc<Slot<DialResult>>>,
     /// Frames for nodes being connected to, with the incarnation they are meant for,
     /// in the order they were sent.
     waiting: HashMap<Location, Vec<(u64, Frame)>>,
@@ -77,10 +87,8 @@ impl Node {
     /// Binds the listener and starts accepting; called while the runtime is built.
     pub(crate) fn start(shared: &Arc<Shared>, config: NodeConfig) -> std::io::Result<Arc<Node>> {
         let secret = config.resolve_secret()?;
-        let listener = TcpListener::bind(config.bind)?;
-        let bound = listener.local_addr()?;
+        let (listener, bound) = Listener::bind(&config)?;
         let location = Location(config.external.unwrap_or(bound));
-        let listener = Async::new(listener)?;
         let me = Identity {
             name: config
                 .name
@@ -89,6 +97,13 @@ impl Node {
             incarnation: shared.node.incarnation,
             listen: Some(location.0),
         };
+        #[cfg(feature = "test-util")]
+        let beat_clock = match config.sim {
+            Some(_) => shared.clock.clone(),
+            None => Clock::Real,
+        };
+        #[cfg(not(feature = "test-util"))]
+        let beat_clock = Clock::Real;
         let node = Arc::new(Node {
             shared: Arc::downgrade(shared),
             key: AuthKey::derive(&secret),
@@ -96,7 +111,8 @@ impl Node {
             location,
             bound,
             clock: shared.clock.clone(),
-            start: Instant::now(),
+            start: beat_clock.now(),
+            beat_clock,
             state: Mutex::new(NodeState::default()),
             changed: Event::new(),
             pending: Mutex::new(HashMap::new()),
@@ -152,36 +168,42 @@ impl Node {
         self.me.name.clone()
     }
 
+    /// Milliseconds since the node started (for heartbeats).
     pub(crate) fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+        self.beat_clock
+            .now()
+            .saturating_duration_since(self.start)
+            .as_millis() as u64
     }
 
     fn handle_rt(&self) -> Option<crate::Handle> {
         self.shared.upgrade().map(|shared| crate::Handle { shared })
     }
 
-    /// Spawns a system task on the node's runtime.
-    pub(crate) fn spawn_system<F, Fut>(&self, name: &'static str, f: F)
+    /// Spawns one of the node's own tasks on its runtime; `false` when the runtime has
+    /// gone.
+    pub(crate) fn spawn_system<F, Fut>(&self, name: &'static str, f: F) -> bool
     where
         F: FnOnce(TaskRef) -> Fut,
         Fut: std::future::Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        if let Some(handle) = self.handle_rt() {
-            crate::task::Builder::new()
-                .name(name)
-                .daemon(true)
-                .spawn_on(&handle, f);
+        match self.handle_rt() {
+            Some(handle) => {
+                crate::task::Builder::new()
+                    .name(name)
+                    .daemon(true)
+                    .spawn_on(&handle, f);
+                true
+            }
+            None => false,
         }
     }
 
-    async fn accept_loop(self: Arc<Self>, listener: Async<TcpListener>) {
+    async fn accept_loop(self: Arc<Self>, listener: Listener) {
         loop {
             let (stream, from) = match listener.accept().await {
-                Ok(accepted) => {
-                    no_delay(&accepted.0);
-                    accepted
-                }
+                Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
                     crate::time::sleep(Duration::from_millis(50)).await;
@@ -192,17 +214,23 @@ impl Node {
                 continue;
             };
             let node = self.clone();
+            let admitted = Admitted {
+                node: self.clone(),
+                ticket,
+            };
             self.spawn_system("rcos-net-accept", move |_| async move {
+                let _admitted = admitted;
                 let timeout = node.config.handshake_timeout;
-                let closer = shutdown_of(&stream);
+                let closer = stream.closer();
                 #[cfg(feature = "tls")]
                 if let Some(tls) = node.config.tls.clone() {
                     // TLS first, then the secret's handshake inside it.
                     let attempt = async {
-                        let tcp = crate::io::TcpStream::from_async(
-                            stream,
-                            crate::io::DEFAULT_MAX_MESSAGE,
-                        );
+                        let tcp = stream
+                            .into_tcp()
+                            .ok_or_else(|| WireError::Protocol("TLS runs over TCP only".into()))?;
+                        let tcp =
+                            crate::io::TcpStream::from_async(tcp, crate::io::DEFAULT_MAX_MESSAGE);
                         let mut stream = tls
                             .acceptor
                             .accept(tcp)
@@ -234,11 +262,10 @@ impl Node {
     /// closed to make room if it has been at it for a quarter of the handshake timeout
     /// (500 ms at most: an honest handshake takes milliseconds), so idle connections
     /// cannot lock peers out; otherwise the new one is refused.
-    fn admit(
-        &self,
-        from: std::net::SocketAddr,
-        stream: &Async<std::net::TcpStream>,
-    ) -> Option<u64> {
+    fn admit(&self, from: std::net::SocketAddr, stream: &Stream) -> Option<u64> {
+        if self.state.lock().stopped {
+            return None;
+        }
         let mut table = self.preauth.lock();
         if table.open.len() >= self.config.max_preauth {
             let patience = (self.config.handshake_timeout / 4).min(Duration::from_millis(500));
@@ -260,7 +287,7 @@ impl Node {
         table.next += 1;
         table
             .open
-            .push_back((ticket, Instant::now(), shutdown_of(stream)));
+            .push_back((ticket, Instant::now(), stream.closer()));
         Some(ticket)
     }
 
@@ -295,34 +322,59 @@ impl Node {
                 "a node cannot connect to itself".into(),
             )));
         }
-        let (slot, dial) = {
+        let (slot, dial, yield_to) = {
             let mut st = self.state.lock();
             if keep {
                 st.wanted.insert(location);
             }
-            if let Some(inc) = st.by_location.get(&location) {
-                if st.peers.get(inc).is_some_and(|p| p.is_connected()) {
-                    return Ok(*inc);
+            let known = st.by_location.get(&location).copied();
+            if let Some(inc) = known {
+                if st.peers.get(&inc).is_some_and(|p| p.is_connected()) {
+                    return Ok(inc);
                 }
             }
+            // A peer whose connection just ended (it is in its grace period) and whose
+            // incarnation is lower than this node's dials back first: of two connections
+            // dialed at once, the one it dials is kept and the other closed, with
+            // whatever was in flight on it. So this node waits a moment for that.
+            let yield_to =
+                known.filter(|inc| *inc < self.me.incarnation && st.peers.contains_key(inc));
             match st.dialing.get(&location) {
-                Some(slot) => (slot.clone(), false),
+                Some(slot) => (slot.clone(), false, None),
                 None => {
                     let slot = Arc::new(Slot::new());
                     st.dialing.insert(location, slot.clone());
-                    (slot, true)
+                    (slot, true, yield_to)
                 }
             }
         };
         if dial {
-            let result = self.dial(location).await;
-            self.state.lock().dialing.remove(&location);
-            let _ = slot.fill(result.as_ref().map(|inc| *inc).map_err(|e| e.to_string()));
-            return result;
+            // The dial runs on a task of its own: a caller that stops waiting (its
+            // timeout is shorter than the handshake's) must not leave the dial half done
+            // and every later caller waiting for a result that never comes.
+            // (Dropped unrun, as at shutdown, the filler closes the slot.)
+            let (node, filler) = (self.clone(), SlotFiller(slot.clone()));
+            let dialing = async move {
+                if let Some(inc) = yield_to {
+                    let wait = (node.config.reconnect_grace / 4).min(YIELD_TO_LOWER);
+                    if node.comes_back(inc, wait).await {
+                        node.state.lock().dialing.remove(&location);
+                        let _ = filler.fill(Ok(inc));
+                        return;
+                    }
+                }
+                let result = node.dial(location).await;
+                node.state.lock().dialing.remove(&location);
+                let _ = filler.fill(result.map_err(Arc::new));
+            };
+            if !self.spawn_system("rcos-net-dial", move |_| dialing) {
+                self.state.lock().dialing.remove(&location);
+                slot.close();
+            }
         }
-        match slot.wait().await {
+        match slot.wait_shared().await {
             Some(Ok(inc)) => Ok(inc),
-            Some(Err(e)) => Err(NetError::Wire(WireError::Protocol(e))),
+            Some(Err(e)) => Err(e.duplicate()),
             None => Err(NetError::NotConnected(location)),
         }
     }
@@ -338,12 +390,14 @@ impl Node {
                 .clone()
                 .unwrap_or_else(|| location.addr().ip().to_string());
             let attempt = async {
-                let stream = Async::<std::net::TcpStream>::connect(location.0)
+                let stream = Stream::connect(&self.config, self.location, location)
                     .await
                     .map_err(WireError::from)?;
-                no_delay(&stream);
-                let closer = shutdown_of(&stream);
-                let tcp = crate::io::TcpStream::from_async(stream, crate::io::DEFAULT_MAX_MESSAGE);
+                let closer = stream.closer();
+                let tcp = stream
+                    .into_tcp()
+                    .ok_or_else(|| WireError::Protocol("TLS runs over TCP only".into()))?;
+                let tcp = crate::io::TcpStream::from_async(tcp, crate::io::DEFAULT_MAX_MESSAGE);
                 let mut stream = tls
                     .connector
                     .connect(&server_name, tcp)
@@ -365,11 +419,10 @@ impl Node {
             return self.dialed(location, result);
         }
         let attempt = async {
-            let mut stream = Async::<std::net::TcpStream>::connect(location.0)
+            let mut stream = Stream::connect(&self.config, self.location, location)
                 .await
                 .map_err(WireError::from)?;
-            no_delay(&stream);
-            let closer = shutdown_of(&stream);
+            let closer = stream.closer();
             let session = handshake::client(&mut stream, &self.me, &self.key, true)
                 .await
                 .map_err(|e| speaks_tls(location, e))?;
@@ -446,6 +499,7 @@ impl Node {
                     st.by_location.insert(location, inc);
                 }
                 st.peers.insert(inc, peer.clone());
+                Self::announce(&mut st, &peer, true);
                 (peer, 0, true)
             };
             // The frames that waited for this connection are queued before the lock
@@ -462,7 +516,6 @@ impl Node {
         });
         if fresh {
             tracing::info!(peer = %identity.name, location = ?peer.location, protocol = %format_args!("{}.{minor}", super::codec::PROTOCOL_MAJOR), "peer online");
-            self.announce(&peer, true);
         }
         crate::util::notify(&self.changed, usize::MAX);
     }
@@ -557,6 +610,12 @@ impl Node {
         if stopped {
             return;
         }
+        if peer.parted(epoch) {
+            // A goodbye was said on it, by either side: closed on purpose, not got back.
+            tracing::info!(peer = %peer.identity.name, "connection closed with a goodbye");
+            self.lose(peer, "closed");
+            return;
+        }
         match error {
             WireError::Closed => tracing::info!(peer = %peer.identity.name, "connection closed"),
             error => tracing::warn!(peer = %peer.identity.name, %error, "connection lost"),
@@ -567,11 +626,17 @@ impl Node {
         let peer = peer.clone();
         self.spawn_system("rcos-net-recover", move |_| async move {
             let back = match peer.location {
-                Some(location) => {
+                Some(location) if !peer.closed_for_good() => {
                     let grace = node.config.reconnect_grace;
-                    matches!(node.clock.timeout(grace, node.connect(location, false)).await, Ok(Ok(inc)) if inc == peer.identity.incarnation)
+                    let back = matches!(node.clock.timeout(grace, node.connect(location, false)).await, Ok(Ok(inc)) if inc == peer.identity.incarnation);
+                    if back && peer.closed_for_good() {
+                        // `close_peer` ran while the dial was under way: what it closed
+                        // stays closed.
+                        node.close_peer(location).await;
+                    }
+                    back
                 }
-                None => false,
+                _ => false,
             };
             if !back {
                 node.lose(&peer, "did not come back");
@@ -596,20 +661,14 @@ impl Node {
                     st.by_location.remove(&location);
                 }
             }
+            Self::announce(&mut st, peer, false);
             peer.location
                 .filter(|l| st.wanted.contains(l) && !st.stopped)
         };
         tracing::warn!(peer = %peer.identity.name, why, "peer lost");
         peer.close_outbound();
         self.files.peer_gone(inc);
-        let requests = std::mem::take(&mut *peer.requests.lock());
-        {
-            let mut pending = self.pending.lock();
-            for req in requests {
-                // Dropping the filler closes the slot: the requester learns it is lost.
-                drop(pending.remove(&req));
-            }
-        }
+        self.fail_requests(peer);
         let watched = std::mem::take(&mut *peer.watched.lock());
         for (monitor, target) in watched {
             let _ = monitor.send_system(MonitorStatus {
@@ -617,7 +676,6 @@ impl Node {
                 exit: Exit::NodeLost,
             });
         }
-        self.announce(peer, false);
         crate::util::notify(&self.changed, usize::MAX);
         if let Some(location) = wanted {
             let node = self.clone();
@@ -691,7 +749,10 @@ impl Node {
         }
     }
 
-    fn announce(&self, peer: &Peer, online: bool) {
+    /// Tells the status subscribers (all local tasks) that `peer` came or went. Called
+    /// with the state locked, in the same hold as the change it reports, so that a
+    /// peer's statuses come in the order of its changes.
+    fn announce(st: &mut NodeState, peer: &Peer, online: bool) {
         let Some(location) = peer.location else {
             return;
         };
@@ -700,14 +761,15 @@ impl Node {
             name: peer.identity.name.clone(),
             online,
         };
-        let mut st = self.state.lock();
         st.status
             .retain(|task| task.send_system(status.clone()).is_ok());
     }
 
     pub(crate) fn subscribe_status(&self, task: TaskRef) {
         let mut st = self.state.lock();
-        for peer in st.peers.values().filter(|p| p.is_connected()) {
+        // Every peer not lost: one whose connection is being got back is still online
+        // as far as statuses go (it is announced offline when it is lost).
+        for peer in st.peers.values() {
             if let Some(location) = peer.location {
                 let _ = task.send_system(PeerStatus {
                     location,
@@ -753,6 +815,10 @@ impl Node {
                 .cloned()
         };
         let Some(peer) = peer else { return };
+        // Marked first: this side's reader may see the connection end (the peer read
+        // the goodbye and let it go) before the cut below, and must not get it back.
+        peer.close_for_good();
+        peer.part(peer.epoch.load(Ordering::Acquire));
         let _ = peer.push(&Frame::Goodbye);
         // Give the goodbye time to leave, then cut: a peer that reads it first lets the
         // connection go, while one that only sees the cut tries to get it back.
@@ -788,12 +854,26 @@ impl Node {
             st.wanted.clear();
             st.peers.drain().map(|(_, p)| p).collect()
         };
+        // Connections still authenticating end too (their sockets are not left open).
+        let preauth = std::mem::take(&mut self.preauth.lock().open);
+        for (_, _, close) in preauth {
+            close();
+        }
         // Say goodbye, and give what is already queued (answers, replies, the last
-        // messages) a moment to leave before the connections close.
-        for peer in &peers {
+        // messages) a moment to leave before the connections close; unless this is a
+        // simulated node that was killed, whose tasks no longer run.
+        #[cfg(feature = "test-util")]
+        let killed = self
+            .config
+            .sim
+            .as_ref()
+            .is_some_and(|sim| sim.is_dead(self.location.addr()));
+        #[cfg(not(feature = "test-util"))]
+        let killed = false;
+        for peer in peers.iter().filter(|_| !killed) {
             let _ = peer.push(&Frame::Goodbye);
         }
-        let deadline = Instant::now() + STOP_FLUSH;
+        let deadline = Instant::now() + if killed { Duration::ZERO } else { STOP_FLUSH };
         while peers.iter().any(|p| p.is_flushing()) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -803,6 +883,21 @@ impl Node {
             peer.close_outbound();
         }
         self.pending.lock().clear();
+    }
+
+    /// Whether the peer with incarnation `inc` is connected within `wait`.
+    async fn comes_back(&self, inc: u64, wait: Duration) -> bool {
+        let deadline = self.clock.now() + wait;
+        loop {
+            let listener = self.changed.listen();
+            if self.connected_peer(inc).is_some() {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(self.clock.now());
+            if left.is_zero() || self.clock.timeout(left, listener).await.is_err() {
+                return self.connected_peer(inc).is_some();
+            }
+        }
     }
 
     /// The peer with this incarnation, if connected, connecting to `location` first if
@@ -815,11 +910,54 @@ impl Node {
         if let Some(peer) = self.connected_peer(incarnation) {
             return Some(peer);
         }
-        let location = location?;
-        match self.connect(location, false).await {
-            Ok(inc) if inc == incarnation => self.connected_peer(incarnation),
+        match self.connected_at(location?).await {
+            Ok(peer) if peer.identity.incarnation == incarnation => Some(peer),
             _ => None,
         }
+    }
+
+    /// Connects to `location` and returns the peer there, connected. A connection can
+    /// end as soon as it is made — one of two dialed at the same moment is closed in
+    /// favour of the other, and the side that closes it may do so before this side has
+    /// the other — so this asks again, a few times, before giving up.
+    pub(crate) async fn connected_at(
+        self: &Arc<Self>,
+        location: Location,
+    ) -> Result<Arc<Peer>, NetError> {
+        let mut tries = 0u32;
+        loop {
+            let inc = self.connect(location, false).await?;
+            if let Some(peer) = self.connected_peer(inc) {
+                return Ok(peer);
+            }
+            tries += 1;
+            if tries >= 5 {
+                return Err(NetError::NotConnected(location));
+            }
+            tracing::debug!(%location, tries, "the connection ended as it was made: again");
+            crate::time::sleep(Duration::from_millis(10 << tries)).await;
+        }
+    }
+
+    /// A connection to `peer` ended: the requests waiting for answers on it may have
+    /// been lost with it (or were never read by the other side), so each fails now with
+    /// [`NetError::ConnectionLost`] rather than waiting out its timeout. Its requester
+    /// may ask again, on the connection that replaces it.
+    pub(crate) fn fail_requests(&self, peer: &Peer) {
+        let requests = std::mem::take(&mut *peer.requests.lock());
+        if requests.is_empty() {
+            return;
+        }
+        let mut pending = self.pending.lock();
+        for req in requests {
+            // Dropping the filler closes the slot: the requester learns it is lost.
+            drop(pending.remove(&req));
+        }
+    }
+
+    /// The peer with this incarnation, connected or in its grace period.
+    pub(crate) fn known_peer(&self, incarnation: u64) -> Option<Arc<Peer>> {
+        self.state.lock().peers.get(&incarnation).cloned()
     }
 
     pub(crate) fn connected_peer(&self, incarnation: u64) -> Option<Arc<Peer>> {
@@ -858,9 +996,22 @@ impl Node {
         }
         match self.clock.timeout(timeout, slot.wait()).await {
             Ok(Some(answer)) => Ok(answer),
-            Ok(None) => Err(NetError::NotConnected(
-                peer.location.unwrap_or(self.location),
-            )),
+            Ok(None) => {
+                let at = peer.location.unwrap_or(self.location);
+                // The slot closes when the peer is lost, or when only the connection
+                // the request went out on ended.
+                let still_known = self
+                    .state
+                    .lock()
+                    .peers
+                    .get(&peer.identity.incarnation)
+                    .is_some_and(|known| Arc::ptr_eq(known, peer));
+                Err(if still_known {
+                    NetError::ConnectionLost(at)
+                } else {
+                    NetError::NotConnected(at)
+                })
+            }
             Err(_) => Err(NetError::Timeout),
         }
     }
@@ -1198,7 +1349,8 @@ impl Node {
                                 return;
                             }
                             Ok(_) => crate::time::sleep(step.min(Duration::from_millis(100))).await,
-                            Err(NetError::Timeout) => {}
+                            // Asked again: on the connection that replaces it.
+                            Err(NetError::Timeout | NetError::ConnectionLost(_)) => {}
                             Err(_) => return,
                         }
                     }
@@ -1254,19 +1406,17 @@ impl Node {
         channel: bool,
         deadline: Instant,
     ) -> Option<Answer> {
-        let left = deadline.saturating_duration_since(self.clock.now());
-        let inc = self
-            .clock
-            .timeout(left, self.connect(location, false))
-            .await
-            .ok()?
-            .ok()?;
-        let peer = self.connected_peer(inc)?;
         loop {
             let left = deadline.saturating_duration_since(self.clock.now());
             if left.is_zero() {
                 return None;
             }
+            let peer = self
+                .clock
+                .timeout(left, self.connected_at(location))
+                .await
+                .ok()?
+                .ok()?;
             let answer = self
                 .request(&peer, left, |req| Frame::Locate {
                     req,
@@ -1277,29 +1427,31 @@ impl Node {
             match answer {
                 Ok(found @ (Answer::Task(_) | Answer::Channel(_))) => return Some(found),
                 Ok(_) => crate::time::sleep(left.min(Duration::from_millis(100))).await,
+                // Asked again, on the connection that replaces it (a locate is harmless
+                // to repeat).
+                Err(NetError::ConnectionLost(_)) => {}
                 Err(_) => return None,
             }
         }
     }
 }
 
-/// Turns Nagle's algorithm off: the writer already gathers frames into records, and a
-/// request must not wait for the peer's delayed acknowledgement (40 ms on Linux).
-fn no_delay(stream: &Async<std::net::TcpStream>) {
-    if let Err(error) = stream.get_ref().set_nodelay(true) {
-        tracing::debug!(%error, "TCP_NODELAY not set");
-    }
+/// An accepted connection's place in the pre-authentication table, given up however
+/// its handshake task ends — finished, or dropped without running when the runtime
+/// stops — so that the table never keeps a socket open.
+struct Admitted {
+    node: Arc<Node>,
+    ticket: u64,
 }
 
-/// Shuts a connection's socket down, ending its reader and writer.
-pub(crate) type Closer = Box<dyn Fn() + Send + Sync>;
-
-fn shutdown_of(stream: &Async<std::net::TcpStream>) -> Closer {
-    match stream.get_ref().try_clone() {
-        Ok(socket) => Box::new(move || {
-            let _ = socket.shutdown(std::net::Shutdown::Both);
-        }),
-        Err(_) => Box::new(|| {}),
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let ticket = self.ticket;
+        self.node
+            .preauth
+            .lock()
+            .open
+            .retain(|(t, _, _)| *t != ticket);
     }
 }
 

@@ -41,6 +41,11 @@ pub(crate) struct Peer {
     /// Which connection is current; a reader or writer of an older one stops.
     pub(crate) epoch: AtomicU64,
     pub(crate) connected: AtomicBool,
+    /// One more than the epoch of the connection on which a goodbye was sent or read
+    /// (0: none): that connection ends on purpose, and is not got back.
+    parting: AtomicU64,
+    /// Set by `close_peer`: the session ends for good, whatever the connection does.
+    closed: AtomicBool,
     /// Set while the writer holds frames it took from the queue and has not flushed.
     writing: AtomicBool,
     /// Monitors that local tasks hold on this peer's tasks: (monitor, target).
@@ -74,6 +79,8 @@ impl Peer {
             last_heard: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             connected: AtomicBool::new(false),
+            parting: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             writing: AtomicBool::new(false),
             watched: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
@@ -145,6 +152,26 @@ impl Peer {
 
     pub(crate) fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)
+    }
+
+    /// Marks connection `epoch` as ending on purpose (a goodbye was sent or read on it).
+    pub(crate) fn part(&self, epoch: u64) {
+        self.parting.store(epoch + 1, Ordering::Release);
+    }
+
+    /// Whether connection `epoch` ends on purpose.
+    pub(crate) fn parted(&self, epoch: u64) -> bool {
+        self.closed.load(Ordering::Acquire) || self.parting.load(Ordering::Acquire) == epoch + 1
+    }
+
+    /// Ends the session for good (`close_peer`): no connection of it is got back.
+    pub(crate) fn close_for_good(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Whether `close_peer` ended the session.
+    pub(crate) fn closed_for_good(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Installs the shutdown of a new connection, shutting the old one down.
@@ -286,6 +313,8 @@ pub(crate) async fn run_connection<S>(
     // However it ended (the writer ends whenever its connection does), what was in
     // flight on it may be lost: the monitors here of the peer's tasks are told.
     peer.connection_ended();
+    // And so may the requests waiting for answers on it: they fail now.
+    node.fail_requests(&peer);
     if let Err(error) = result {
         node.connection_ended(&peer, epoch, &error);
     }
@@ -314,7 +343,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
         }
         for frame in super::frame::decode_frames(body, node.config().max_decode_depth) {
             match frame {
-                Ok(Frame::Goodbye) => return WireError::Closed,
+                Ok(Frame::Goodbye) => {
+                    peer.part(epoch);
+                    return WireError::Closed;
+                }
                 Ok(frame) if peer.stale(&frame) => {}
                 Ok(frame) => node.handle(peer, frame),
                 Err(e) => return e,

@@ -136,6 +136,32 @@ impl RemoteTask {
             return;
         };
         let (target, inc, location) = (self.id, self.node.incarnation, self.location);
+        if let Some(peer) = node.known_peer(inc) {
+            // The node is connected, or in its grace period: the monitor is in place at
+            // once (a connection that ends from now on tells it), and its request goes
+            // out in order with what follows it.
+            peer.watched.lock().push((monitor.clone(), me.clone()));
+            let request = Frame::Monitor {
+                target,
+                monitor: monitor.clone(),
+            };
+            if peer.push(&request).is_err() {
+                // The peer is being lost: unless its loss took this monitor already
+                // (and told it), it is told here. One notice either way.
+                let mut watched = peer.watched.lock();
+                let before = watched.len();
+                watched.retain(|(m, t)| !(m == monitor && t == me));
+                let still_here = watched.len() != before;
+                drop(watched);
+                if still_here {
+                    let _ = monitor.send_system(MonitorStatus {
+                        task: me.clone(),
+                        exit: Exit::NodeLost,
+                    });
+                }
+            }
+            return;
+        }
         let (monitor, me) = (monitor.clone(), me.clone());
         let watcher = node.clone();
         node.spawn_system("rcos-net-monitor", move |_| async move {
@@ -184,19 +210,23 @@ impl RemoteTask {
         let Some(node) = self.node() else {
             return Exit::NodeLost;
         };
-        let Some(peer) = node.peer_for(self.node.incarnation, self.location).await else {
-            return Exit::NodeLost;
-        };
         let target = self.id;
-        // No timeout of its own: a task may run for ever; a lost peer ends the wait.
-        match node
-            .request(&peer, Duration::from_secs(100 * 365 * 24 * 3600), |req| {
-                Frame::Finish { req, target }
-            })
-            .await
-        {
-            Ok(Answer::Exit(exit)) => exit,
-            _ => Exit::NodeLost,
+        loop {
+            let Some(peer) = node.peer_for(self.node.incarnation, self.location).await else {
+                return Exit::NodeLost;
+            };
+            // No timeout of its own: a task may run for ever; a lost peer ends the wait.
+            match node
+                .request(&peer, Duration::from_secs(100 * 365 * 24 * 3600), |req| {
+                    Frame::Finish { req, target }
+                })
+                .await
+            {
+                Ok(Answer::Exit(exit)) => return exit,
+                // Only the connection ended: ask again on the one that replaces it.
+                Err(super::NetError::ConnectionLost(_)) => {}
+                _ => return Exit::NodeLost,
+            }
         }
     }
 

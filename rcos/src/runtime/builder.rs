@@ -21,6 +21,8 @@ pub struct Builder {
     workers: Option<usize>,
     name: Option<Cow<'static, str>>,
     seed: Option<u64>,
+    /// The deterministic world to join (a simulation's), instead of a new one.
+    world: Option<std::sync::Arc<super::det::DetWorld>>,
     node: Option<crate::net::NodeConfig>,
     /// `None`: the default threshold; `Some(None)`: no watchdog.
     watchdog: Option<Option<Duration>>,
@@ -55,6 +57,15 @@ impl Builder {
     #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
     pub fn deterministic(mut self, seed: u64) -> Builder {
         self.seed = Some(seed);
+        self.workers = Some(1);
+        self
+    }
+
+    /// Makes the runtime a deterministic one that runs in `world` with the others
+    /// there (a simulation's nodes).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn in_world(mut self, world: std::sync::Arc<super::det::DetWorld>) -> Builder {
+        self.world = Some(world);
         self.workers = Some(1);
         self
     }
@@ -103,7 +114,10 @@ impl Builder {
         let name = self.name.unwrap_or_else(|| {
             Cow::Owned(format!("rt{}", COUNTER.fetch_add(1, Ordering::Relaxed)))
         });
-        let (shared, locals) = new_shared(name, workers, self.seed);
+        let det = self
+            .world
+            .or_else(|| self.seed.map(super::det::DetWorld::new));
+        let (shared, locals) = new_shared(name, workers, det);
         let mut threads = Vec::with_capacity(workers);
         for (index, local) in locals.into_iter().enumerate() {
             let worker_shared = shared.clone();

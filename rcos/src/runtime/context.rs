@@ -18,11 +18,11 @@ thread_local! {
 }
 
 /// Puts `core` in place as the current task and returns what was there before.
+///
+/// (The watchdog learns which task a worker polls from the worker itself, which reads
+/// it from the task's header before each run.)
 #[inline]
 pub(crate) fn set_current_task(core: Option<Arc<TaskCore>>) -> Option<Arc<TaskCore>> {
-    if let Some(core) = &core {
-        super::scheduler::beat(core.id);
-    }
     CURRENT_TASK.with(|c| c.replace(core))
 }
 

@@ -9,9 +9,10 @@
 //! The LIFO slot cannot be stolen; after a few LIFO runs in a row its task goes to the
 //! back of the local queue, so a chatty pair cannot starve the others.
 //!
-//! In deterministic mode (feature `test-util`) there is one worker, one ready list, and
-//! the next task is picked from it with a seeded random generator; when nothing is
-//! ready, the virtual clock jumps to the next timer.
+//! In deterministic mode (feature `test-util`) the ready tasks go to a
+//! [`DetWorld`](super::det::DetWorld) instead, which runs them one at a time in an order
+//! drawn from a seeded random generator; when nothing is ready, its virtual clock jumps
+//! to the next timer.
 
 use std::cell::Cell;
 use std::future::poll_fn;
@@ -20,12 +21,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::task::{Context, Poll, Waker};
 
-use async_task::{Runnable, ScheduleInfo};
+use async_task::ScheduleInfo;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use super::Shared;
 use super::context::WORKER;
+use super::det::DetWorld;
 use crate::util::Mutex;
+
+/// A task ready to run, as the scheduler queues it, with the task's id as its metadata
+/// (for the watchdog, which is told what each worker polls without a look at the
+/// task's state).
+pub(crate) type Runnable = async_task::Runnable<u64>;
 
 /// Tasks a worker runs before it lets `block_on` look at the reactor.
 const BUDGET: usize = 128;
@@ -41,14 +48,10 @@ pub(crate) struct Scheduler {
     sleepers: Mutex<Vec<(usize, Waker)>>,
     idle: AtomicUsize,
     pub(super) shutdown: AtomicBool,
-    det: Option<Mutex<DetQueue>>,
+    /// In deterministic mode: the world this runtime's tasks run in, and its slot there.
+    pub(crate) det: Option<(Arc<DetWorld>, usize)>,
     /// What each worker is polling, for the watchdog.
     pub(super) beats: super::watchdog::Beats,
-}
-
-struct DetQueue {
-    ready: Vec<Runnable>,
-    rng: fastrand::Rng,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -63,7 +66,10 @@ impl std::fmt::Debug for Scheduler {
 
 impl Scheduler {
     /// Makes the scheduler and the local queues of its workers.
-    pub(super) fn new(workers: usize, seed: Option<u64>) -> (Scheduler, Vec<Worker<Runnable>>) {
+    pub(super) fn new(
+        workers: usize,
+        det: Option<Arc<DetWorld>>,
+    ) -> (Scheduler, Vec<Worker<Runnable>>) {
         let locals: Vec<Worker<Runnable>> = (0..workers).map(|_| Worker::new_fifo()).collect();
         let sched = Scheduler {
             injector: Injector::new(),
@@ -71,11 +77,9 @@ impl Scheduler {
             sleepers: Mutex::new(Vec::with_capacity(workers)),
             idle: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            det: seed.map(|seed| {
-                Mutex::new(DetQueue {
-                    ready: Vec::new(),
-                    rng: fastrand::Rng::with_seed(seed),
-                })
+            det: det.map(|world| {
+                let slot = world.join();
+                (world, slot)
             }),
             beats: super::watchdog::Beats::new(workers),
         };
@@ -95,9 +99,8 @@ impl Scheduler {
             self.injector.push(runnable);
             return;
         }
-        if let Some(det) = &self.det {
-            det.lock().ready.push(runnable);
-            self.notify();
+        if let Some((world, slot)) = &self.det {
+            world.push(*slot, runnable);
             return;
         }
         let runnable = WORKER.with(|w| {
@@ -112,10 +115,10 @@ impl Scheduler {
                     if info.woken_while_running || NO_LIFO.get() {
                         // The task yielded: it goes to the back, not to the front.
                         ctx.local.push(runnable);
-                        self.notify();
+                        self.notify_others();
                     } else if let Some(prev) = ctx.lifo.replace(Some(runnable)) {
                         ctx.local.push(prev);
-                        self.notify();
+                        self.notify_others();
                     }
                     None
                 }
@@ -134,27 +137,39 @@ impl Scheduler {
             self.injector.push(runnable);
             return;
         }
-        if let Some(det) = &self.det {
-            det.lock().ready.push(runnable);
-            self.notify();
+        if let Some((world, slot)) = &self.det {
+            world.push(*slot, runnable);
             return;
         }
-        let runnable = WORKER.with(|w| {
+        let (runnable, on_worker) = WORKER.with(|w| {
             let Ok(w) = w.try_borrow() else {
-                return Some(runnable);
+                return (Some(runnable), false);
             };
             match w.as_ref() {
                 Some(ctx) if ctx.running.get() && Arc::ptr_eq(&ctx.shared, shared) => {
                     ctx.local.push(runnable);
-                    None
+                    (None, true)
                 }
-                _ => Some(runnable),
+                _ => (Some(runnable), false),
             }
         });
         if let Some(runnable) = runnable {
             self.injector.push(runnable);
         }
-        self.notify();
+        if on_worker {
+            self.notify_others();
+        } else {
+            self.notify();
+        }
+    }
+
+    /// Like [`notify`](Self::notify), from a worker that is running tasks and has just
+    /// queued one where it will look itself: only other workers could need waking.
+    #[inline]
+    fn notify_others(&self) {
+        if self.stealers.len() > 1 {
+            self.notify();
+        }
     }
 
     /// Wakes a sleeping worker if there is one.
@@ -183,6 +198,9 @@ impl Scheduler {
 
     /// Wakes every sleeping worker (shutdown, or the virtual clock moved).
     pub(crate) fn wake_all(&self) {
+        if let Some((world, _)) = &self.det {
+            world.wake_all();
+        }
         let wakers: Vec<(usize, Waker)> = {
             let mut sleepers = self.sleepers.lock();
             self.idle.fetch_sub(sleepers.len(), Ordering::SeqCst);
@@ -209,8 +227,8 @@ impl Scheduler {
                     Steal::Empty => break,
                 }
             }
-            if let Some(det) = &self.det {
-                let ready = std::mem::take(&mut det.lock().ready);
+            if let Some((world, slot)) = &self.det {
+                let ready = world.take(*slot);
                 dropped |= !ready.is_empty();
                 drop(ready);
             }
@@ -223,10 +241,7 @@ impl Scheduler {
     fn has_work(&self) -> bool {
         !self.injector.is_empty()
             || self.stealers.iter().any(|s| !s.is_empty())
-            || self
-                .det
-                .as_ref()
-                .is_some_and(|d| !d.lock().ready.is_empty())
+            || self.det.as_ref().is_some_and(|(world, _)| world.has_work())
     }
 }
 
@@ -244,18 +259,6 @@ pub(crate) fn wake_stealable<R>(wake: impl FnOnce() -> R) -> R {
     let out = wake();
     NO_LIFO.set(before);
     out
-}
-
-/// Tells the watchdog that this thread, if it is a worker, starts polling task `task`.
-#[inline]
-pub(crate) fn beat(task: u64) {
-    let _ = WORKER.try_with(|w| {
-        if let Ok(w) = w.try_borrow() {
-            if let Some(ctx) = w.as_ref() {
-                ctx.shared.sched.beats.beat(ctx.index, task);
-            }
-        }
-    });
 }
 
 /// One worker's own state, kept in a thread-local on its thread.
@@ -301,6 +304,9 @@ impl WorkerCtx {
 
     fn run_tasks(&self, cx: &mut Context<'_>) -> Poll<()> {
         let sched = &self.shared.sched;
+        if let Some((world, _)) = &sched.det {
+            return self.run_det(world, cx);
+        }
         if self.sleeping.get() {
             self.wake_up();
         }
@@ -311,6 +317,7 @@ impl WorkerCtx {
                 return Poll::Ready(());
             }
             if let Some(runnable) = self.next() {
+                sched.beats.beat(self.index, *runnable.metadata());
                 runnable.run();
                 ran += 1;
                 continue;
@@ -336,6 +343,42 @@ impl WorkerCtx {
         Poll::Pending
     }
 
+    /// The deterministic worker: runs the world's tasks, one at a time while it holds
+    /// the turn, whichever runtime of the world they belong to.
+    fn run_det(&self, world: &DetWorld, cx: &mut Context<'_>) -> Poll<()> {
+        let sched = &self.shared.sched;
+        let mut ran = 0;
+        while ran < BUDGET {
+            if sched.is_shut_down() {
+                self.drain();
+                return Poll::Ready(());
+            }
+            let turn = world.turn();
+            if let Some(runnable) = world.pick() {
+                sched.beats.beat(self.index, *runnable.metadata());
+                runnable.run();
+                // Idle while waiting for the next turn, which can take a while when the
+                // world is shared: the watchdog must not blame the task that just ran.
+                sched.beats.idle(self.index);
+                drop(turn);
+                ran += 1;
+                continue;
+            }
+            // Nothing ready anywhere in the world, and nothing running: time jumps.
+            if world.running() && world.clock.advance_to_next() {
+                continue;
+            }
+            if !world.sleep(cx.waker()) || sched.is_shut_down() {
+                continue;
+            }
+            drop(turn);
+            sched.beats.idle(self.index);
+            return Poll::Pending;
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
     /// Takes this worker off the sleeper list if a notifier has not already done so.
     fn wake_up(&self) {
         self.sleeping.set(false);
@@ -355,16 +398,6 @@ impl WorkerCtx {
     }
 
     fn next(&self) -> Option<Runnable> {
-        let sched = &self.shared.sched;
-        if let Some(det) = &sched.det {
-            let mut det = det.lock();
-            let len = det.ready.len();
-            if len == 0 {
-                return None;
-            }
-            let pick = det.rng.usize(..len);
-            return Some(det.ready.swap_remove(pick));
-        }
         if let Some(runnable) = self.lifo.take() {
             let streak = self.lifo_streak.get();
             if streak < MAX_LIFO_STREAK {

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::task::Waker;
 
 use crossbeam_utils::CachePadded;
@@ -44,6 +44,8 @@ pub(crate) struct Bounded {
 /// Rarely used parts of a task's state, boxed so an idle task stays small.
 #[derive(Default)]
 pub(crate) struct Extra {
+    /// A bounded mailbox's limits and accounting (given at spawn).
+    pub(crate) bounded: Option<Bounded>,
     /// A value from `resume`, for the task's current `suspend`.
     pub(crate) resumed: Option<Envelope>,
     /// Names registered for the task; released when it ends.
@@ -75,10 +77,67 @@ impl Extra {
     }
 }
 
+/// A task's queue of messages, allocated at its first message.
+///
+/// Most tasks never queue one (they end, or wait, with an empty mailbox): for them the
+/// queue is a null pointer, so the task's state stays small, and its drop costs next
+/// to nothing (a `VecDeque`'s own drop walks its two halves even when both are empty).
+///
+/// The box is deliberate: it keeps the empty queue one word (a `VecDeque` is four), at
+/// the price of one small allocation the first time a message arrives.
+#[derive(Default)]
+#[allow(clippy::box_collection)]
+pub(crate) struct Queue(Option<Box<VecDeque<Envelope>>>);
+
+impl Queue {
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|q| q.is_empty())
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |q| q.len())
+    }
+
+    #[inline]
+    pub(crate) fn push_back(&mut self, env: Envelope) {
+        self.0.get_or_insert_with(Box::default).push_back(env);
+    }
+
+    #[inline]
+    pub(crate) fn pop_front(&mut self) -> Option<Envelope> {
+        self.0.as_mut()?.pop_front()
+    }
+
+    /// Moves every message to the back of `to`, oldest first.
+    pub(crate) fn append_to(&mut self, to: &mut VecDeque<Envelope>) {
+        if let Some(queue) = &mut self.0 {
+            to.append(queue);
+        }
+    }
+
+    /// Takes every message out, keeping the allocation for the next ones.
+    pub(crate) fn take_all(&mut self) -> VecDeque<Envelope> {
+        self.0
+            .as_mut()
+            .map(|q| std::mem::take(&mut **q))
+            .unwrap_or_default()
+    }
+
+    /// Replaces the messages with `queue`, reusing the allocation if there is one.
+    pub(crate) fn set(&mut self, queue: VecDeque<Envelope>) {
+        match &mut self.0 {
+            Some(q) => **q = queue,
+            None if queue.capacity() == 0 => {}
+            None => self.0 = Some(Box::new(queue)),
+        }
+    }
+}
+
 pub(crate) struct State {
     pub(crate) name: Cow<'static, str>,
-    pub(crate) queue: VecDeque<Envelope>,
-    pub(crate) bounded: Option<Box<Bounded>>,
+    pub(crate) queue: Queue,
     pub(crate) waiting: Waiting,
     /// The waker of the task while it waits in `receive` or `suspend`.
     pub(crate) waker: Option<Waker>,
@@ -92,6 +151,18 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn extra(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// The bounded mailbox's accounting, if the mailbox is bounded.
+    #[inline]
+    pub(crate) fn bounded(&mut self) -> Option<&mut Bounded> {
+        self.extra.as_mut()?.bounded.as_mut()
+    }
+
+    /// The bounded mailbox's limits, if the mailbox is bounded.
+    #[inline]
+    pub(crate) fn bounded_ref(&self) -> Option<&Bounded> {
+        self.extra.as_ref()?.bounded.as_ref()
     }
 
     /// Takes the waker if the task waits in a way that `wake_for` ends.
@@ -115,7 +186,7 @@ impl State {
     }
 
     pub(crate) fn made_room(&mut self, env: &Envelope) -> Option<Arc<Event>> {
-        match &mut self.bounded {
+        match self.bounded() {
             Some(b) if !env.is_system() => {
                 b.len = b.len.saturating_sub(1);
                 Some(b.space.clone())
@@ -153,19 +224,15 @@ pub(crate) struct TaskCore {
     signals: AtomicU8,
     /// Its reference was serialized: it is indexed by id for remote messages.
     exported: AtomicBool,
-    /// `batch.len()` (saturating), readable without the lock (written only by the task).
-    batch_len: AtomicU32,
+    /// `!batch.is_empty()`, readable without the lock (written only by the task).
+    batched: AtomicBool,
     pub(crate) state: Mutex<State>,
     /// Messages the task took from its mailbox in one go and has not received yet:
     /// older than everything in `state.queue`. Only the task itself touches it, so
     /// under load a receiver takes many messages per lock of the shared queue.
-    batch: Mutex<VecDeque<Envelope>>,
+    batch: Mutex<Queue>,
     /// Notified when the task ends.
     pub(crate) exited: Event,
-}
-
-fn saturating_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The task must end at its next await.
@@ -174,6 +241,10 @@ pub(crate) const TERMINATE: u8 = 1;
 pub(crate) const INTERRUPT: u8 = 2;
 /// The task accepted a hot swap: its wrapper must replace its future.
 pub(crate) const SWAP: u8 = 4;
+/// The task has been handed a thrown error or a hot-swap request at least once: when
+/// it ends, its output may still hold one (see `propagated`). Set and read only by the
+/// task itself; a task never interrupted skips that look at its state.
+pub(crate) const DELIVERED: u8 = 8;
 
 /// What a message push did.
 pub(crate) enum Pushed {
@@ -197,26 +268,28 @@ impl TaskCore {
             rt,
             signals: AtomicU8::new(0),
             exported: AtomicBool::new(false),
-            batch: Mutex::new(VecDeque::new()),
-            batch_len: AtomicU32::new(0),
+            batch: Mutex::new(Queue::default()),
+            batched: AtomicBool::new(false),
             state: Mutex::new(State {
                 name,
-                queue: VecDeque::new(),
-                bounded: mailbox.map(|(capacity, overflow)| {
-                    Box::new(Bounded {
-                        capacity,
-                        overflow,
-                        len: 0,
-                        dropped: 0,
-                        space: Arc::new(Event::new()),
-                    })
-                }),
+                queue: Queue::default(),
                 waiting: Waiting::Nothing,
                 waker: None,
                 daemon,
                 self_waker: None,
                 exit: None,
-                extra: None,
+                extra: mailbox.map(|(capacity, overflow)| {
+                    Box::new(Extra {
+                        bounded: Some(Bounded {
+                            capacity,
+                            overflow,
+                            len: 0,
+                            dropped: 0,
+                            space: Arc::new(Event::new()),
+                        }),
+                        ..Extra::default()
+                    })
+                }),
             }),
             exited: Event::new(),
         }
@@ -230,7 +303,7 @@ impl TaskCore {
             if st.exit.is_some() {
                 return Err((env, SendErrorKind::Ended));
             }
-            if let Some(b) = &mut st.bounded {
+            if let Some(b) = st.bounded() {
                 if !env.is_system() {
                     if b.len >= b.capacity {
                         return match b.overflow {
@@ -259,18 +332,17 @@ impl TaskCore {
     /// Only the task itself may call this.
     #[inline]
     pub(crate) fn pop_own(&self, park: Option<&Waker>) -> Option<Envelope> {
-        if self.batch_len.load(Ordering::Relaxed) > 0 {
+        if self.batched.load(Ordering::Relaxed) {
             let env = {
                 let mut batch = self.batch.lock();
                 let env = batch.pop_front();
-                self.batch_len
-                    .store(saturating_u32(batch.len()), Ordering::Relaxed);
+                self.batched.store(!batch.is_empty(), Ordering::Relaxed);
                 env
             };
             if let Some(env) = env {
                 if !env.is_system() {
                     // A bounded mailbox counts batched messages until they are received.
-                    let space = self.state.lock().bounded.as_mut().map(|b| {
+                    let space = self.state.lock().bounded().map(|b| {
                         b.len = b.len.saturating_sub(1);
                         b.space.clone()
                     });
@@ -283,12 +355,11 @@ impl TaskCore {
         }
         let (env, space) = {
             let mut st = self.state.lock();
-            if st.queue.len() > 1 && st.bounded.is_none() {
+            if st.queue.len() > 1 && st.bounded_ref().is_none() {
                 let mut batch = self.batch.lock();
                 std::mem::swap(&mut *batch, &mut st.queue);
                 let env = batch.pop_front();
-                self.batch_len
-                    .store(saturating_u32(batch.len()), Ordering::Relaxed);
+                self.batched.store(!batch.is_empty(), Ordering::Relaxed);
                 (env, None)
             } else {
                 match st.pop() {
@@ -312,10 +383,10 @@ impl TaskCore {
     pub(crate) fn take_all_own(&self) -> VecDeque<Envelope> {
         let mut all = {
             let mut batch = self.batch.lock();
-            self.batch_len.store(0, Ordering::Relaxed);
-            std::mem::take(&mut *batch)
+            self.batched.store(false, Ordering::Relaxed);
+            batch.take_all()
         };
-        all.append(&mut self.state.lock().queue);
+        self.state.lock().queue.append_to(&mut all);
         all
     }
 
@@ -323,9 +394,8 @@ impl TaskCore {
     /// arrived meanwhile.
     pub(crate) fn put_back_own(&self, rest: VecDeque<Envelope>) {
         let mut batch = self.batch.lock();
-        *batch = rest;
-        self.batch_len
-            .store(saturating_u32(batch.len()), Ordering::Relaxed);
+        batch.set(rest);
+        self.batched.store(!batch.is_empty(), Ordering::Relaxed);
     }
 
     /// Counts a selectively received message out of a bounded mailbox.
@@ -344,7 +414,7 @@ impl TaskCore {
 
     /// The event a sender waits on for room in a bounded mailbox.
     pub(crate) fn space_event(&self) -> Option<Arc<Event>> {
-        self.state.lock().bounded.as_ref().map(|b| b.space.clone())
+        self.state.lock().bounded_ref().map(|b| b.space.clone())
     }
 
     fn is_exported(&self) -> bool {
@@ -398,6 +468,9 @@ impl TaskCore {
         drop(st);
         if !more {
             self.set_signal(INTERRUPT, false);
+        }
+        if interrupt.is_some() && !self.signalled(DELIVERED) {
+            self.set_signal(DELIVERED, true);
         }
         interrupt
     }
@@ -461,13 +534,22 @@ impl TaskCore {
                 .and_then(|_| st.exit.clone());
             st.waiting = Waiting::Nothing;
             st.waker = None;
+            let space = st.bounded_ref().map(|b| b.space.clone());
+            // Everything but a bounded mailbox's accounting (still asked about, and
+            // waited on by senders who learn that the task is gone) goes with the task.
+            let mut extra = st.extra.take();
+            if let Some(bounded) = extra.as_mut().and_then(|e| e.bounded.take()) {
+                st.extra = Some(Box::new(Extra {
+                    bounded: Some(bounded),
+                    ..Extra::default()
+                }));
+            }
             (
-                // Dropping even an empty queue costs; most tasks end with none.
                 (!st.queue.is_empty()).then(|| std::mem::take(&mut st.queue)),
-                st.extra.take(),
+                extra,
                 st.daemon,
                 st.self_waker.take(),
-                st.bounded.as_ref().map(|b| b.space.clone()),
+                space,
             )
         };
         // Names and the table entry go first, so that whoever learns of the end finds
@@ -487,7 +569,13 @@ impl TaskCore {
             }
         }
         self.rt.tasks.remove(self, daemon);
-        crate::util::notify(&self.exited, usize::MAX);
+        // No fence needed (unlike `util::notify`): every waiter listens, then looks at
+        // `exit` under the state lock, which this task took to set it. Either the
+        // waiter's look came after, and it saw the exit, or its listener was registered
+        // before this task took the lock, and is seen here.
+        if self.exited.total_listeners() > 0 {
+            self.exited.notify(usize::MAX);
+        }
         if let Some(space) = space {
             // Senders waiting for room learn that the task is gone.
             crate::util::notify(&space, usize::MAX);
@@ -505,9 +593,9 @@ impl TaskCore {
         // Queued messages go with the task; requests among them tell their callers.
         drop(queue);
         // Only the task itself fills its batch, and it has stopped running.
-        if self.batch_len.load(Ordering::Relaxed) > 0 {
+        if self.batched.load(Ordering::Relaxed) {
             let batch = std::mem::take(&mut *self.batch.lock());
-            self.batch_len.store(0, Ordering::Relaxed);
+            self.batched.store(false, Ordering::Relaxed);
             drop(batch);
         }
         drop(self_waker);
@@ -557,23 +645,32 @@ struct Shard {
 const SHARDS: usize = 64;
 
 /// Where a task sits in its runtime's table.
+///
+/// Packed (5 bytes, no padding), so that it shares a word with the task's flags.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, packed)]
 pub(crate) struct Slot {
     shard: u8,
     key: u32,
 }
 
+/// Spawns a thread makes into one shard before it moves on to the next.
+const SHARD_RUN: usize = 64;
+
 thread_local! {
-    /// The next shard this thread spawns into. Each thread walks the shards in turn,
-    /// starting at its own place: a task often ends on another worker than the one
-    /// that spawned it, and walking keeps the spawner and the finisher of tasks away
-    /// from each other's shard lock.
+    /// Counts this thread's spawns; `count / SHARD_RUN` is the shard it spawns into.
+    /// Each thread walks the shards in turn, starting at its own place: a task often
+    /// ends on another worker than the one that spawned it, and walking keeps the
+    /// spawner and the finisher of tasks away from each other's shard lock. It moves
+    /// on only every [`SHARD_RUN`] spawns, so that tasks spawned one after the other
+    /// sit side by side in one slab (one cache line holds four entries) instead of
+    /// one in each of 64 slabs.
     static SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
 }
 
 /// Makes this thread start its walk at a place of its own (worker threads call it).
 pub(crate) fn set_thread_shard(index: usize) {
-    SHARD.with(|s| s.set(index * (SHARDS / 4)));
+    SHARD.with(|s| s.set(index * (SHARDS / 4) * SHARD_RUN));
 }
 
 fn thread_shard() -> u8 {
@@ -581,10 +678,10 @@ fn thread_shard() -> u8 {
         let mut next = s.get();
         if next == usize::MAX {
             static START: AtomicUsize = AtomicUsize::new(0);
-            next = START.fetch_add(SHARDS / 4 + 1, Ordering::Relaxed);
+            next = START.fetch_add(SHARDS / 4 + 1, Ordering::Relaxed) * SHARD_RUN;
         }
         s.set(next.wrapping_add(1));
-        (next % SHARDS) as u8
+        ((next / SHARD_RUN) % SHARDS) as u8
     })
 }
 
@@ -790,7 +887,7 @@ mod size_tests {
     #[test]
     fn task_state_stays_small() {
         assert!(
-            std::mem::size_of::<super::TaskCore>() <= 232,
+            std::mem::size_of::<super::TaskCore>() <= 168,
             "{}",
             std::mem::size_of::<super::TaskCore>()
         );

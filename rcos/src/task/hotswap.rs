@@ -80,8 +80,11 @@ impl TaskCore {
     /// What the task's output propagated out when it ended, in one look at its state:
     /// the hot-swap request it was handed (accepted then, pycos's re-raise: the swap to
     /// carry out), or else the message of the thrown error it was handed. A task that
-    /// was never interrupted has neither, and costs one lock.
+    /// was never interrupted has neither, and costs one atomic load.
     pub(crate) fn propagated(self: &Arc<Self>) -> (Option<Accepted>, Option<String>) {
+        if !self.signalled(super::core::DELIVERED) {
+            return (None, None);
+        }
         let (swap, thrown) = {
             let mut st = self.state.lock();
             let Some(extra) = st.extra.as_mut() else {

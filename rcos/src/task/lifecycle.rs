@@ -38,7 +38,7 @@ impl TaskRef {
     /// [`Overflow::DropNewest`](crate::task::Overflow::DropNewest).
     pub fn dropped_messages(&self) -> u64 {
         self.core()
-            .and_then(|core| core.state.lock().bounded.as_ref().map(|b| b.dropped))
+            .and_then(|core| core.state.lock().bounded_ref().map(|b| b.dropped))
             .unwrap_or(0)
     }
 
@@ -85,8 +85,12 @@ impl TaskRef {
         let core = match &self.repr {
             Repr::Local(core) => core,
             Repr::Detached(_) => return Exit::NotFound,
-            Repr::Remote(remote) => return futures_lite::future::block_on(remote.finish()),
+            Repr::Remote(remote) => {
+                let _running = remote.via.upgrade().and_then(|via| via.run_guard());
+                return futures_lite::future::block_on(remote.finish());
+            }
         };
+        let _running = core.rt.run_guard();
         loop {
             if let Some(exit) = core.exit() {
                 return exit;
@@ -106,6 +110,7 @@ impl TaskRef {
             Repr::Local(core) => core,
             Repr::Detached(_) => return Some(Exit::NotFound),
             Repr::Remote(remote) => {
+                let _running = remote.via.upgrade().and_then(|via| via.run_guard());
                 return futures_lite::future::block_on(futures_lite::future::or(
                     async { Some(remote.finish().await) },
                     async {
@@ -116,6 +121,7 @@ impl TaskRef {
             }
         };
         let deadline = std::time::Instant::now() + timeout;
+        let _running = core.rt.run_guard();
         loop {
             if let Some(exit) = core.exit() {
                 return Some(exit);

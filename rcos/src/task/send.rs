@@ -129,8 +129,7 @@ impl TaskRef {
         let waits = core
             .state
             .lock()
-            .bounded
-            .as_ref()
+            .bounded_ref()
             .is_some_and(|b| b.overflow == Overflow::Wait);
         if !waits {
             return self.send(msg);

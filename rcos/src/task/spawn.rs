@@ -8,11 +8,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use async_task::{Runnable, ScheduleInfo, WithInfo};
+use async_task::{ScheduleInfo, WithInfo};
 use pin_project_lite::pin_project;
 
 use super::core::{TaskCore, TaskLabel};
 use super::{Exit, TaskFn, TaskRef, Value};
+use crate::runtime::scheduler::Runnable;
 use crate::runtime::{Handle, Shared, context};
 use crate::util::panic_message;
 
@@ -374,22 +375,26 @@ impl Builder {
             span.record("name", tracing::field::display(task.name()));
             Box::new(span)
         });
-        let future = TaskFuture {
-            code: Code::Original { fut: inner },
-            core: Some(core.clone()),
-            span,
-            done: false,
-            waker_kept: false,
-        };
         // The schedule function holds the task's own core rather than the runtime, so
         // that spawning and ending tasks does not bounce the runtime's reference count
         // between threads. (The cycle through the kept waker is cut when the task ends.)
         let schedule_core = core.clone();
+        let future = TaskFuture {
+            code: Code::Original { fut: inner },
+            core: Some(core),
+            span,
+            done: false,
+            waker_kept: false,
+        };
         let schedule = move |runnable: Runnable, info: ScheduleInfo| {
             let rt = &schedule_core.rt;
             rt.sched.schedule(rt, runnable, info);
         };
-        let (runnable, handle) = async_task::spawn(future, WithInfo(schedule));
+        // The id rides in the task's header for the watchdog (in the same size class:
+        // the allocation stays 128 bytes).
+        let (runnable, handle) = async_task::Builder::new()
+            .metadata(id)
+            .spawn(move |_| future, WithInfo(schedule));
         handle.detach();
         if shared.is_shut_down() {
             tracing::warn!(task = %TaskLabel(&task.name(), id), "spawn on a terminated runtime: the task ends at once");

@@ -6,44 +6,24 @@
 //! it does not: the task's `signals` and `batch_len` atomics stay std's (in these
 //! models only the receiving thread touches `batch_len`, and no signal is raised).
 
-use std::borrow::Cow;
-use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::Poll;
 
 use loom::thread;
 
 use crate::error::SendErrorKind;
 use crate::message::Envelope;
 use crate::runtime::Shared;
+use crate::task::bare::receive;
 use crate::task::core::{Pushed, TaskCore};
 use crate::task::{Exit, MonitorStatus, TaskRef};
 
 fn runtime() -> Arc<Shared> {
-    crate::runtime::new_shared(Cow::Borrowed("loom"), 1, None).0
+    crate::task::bare::runtime("loom")
 }
 
 fn task(shared: &Arc<Shared>, name: &'static str) -> Arc<TaskCore> {
-    shared.tasks.insert_new(false, |id, slot| {
-        Arc::new(TaskCore::new(
-            id,
-            slot,
-            shared.clone(),
-            Cow::Borrowed(name),
-            false,
-            None,
-        ))
-    })
-}
-
-/// The task's next message, waiting (parked with its waker) until one comes.
-async fn receive(core: &Arc<TaskCore>) -> Envelope {
-    poll_fn(|cx| match core.pop_own(Some(cx.waker())) {
-        Some(env) => Poll::Ready(env),
-        None => Poll::Pending,
-    })
-    .await
+    crate::task::bare::task(shared, name, None)
 }
 
 /// Two senders (two messages and one) and the receiving task: every message arrives

@@ -17,7 +17,8 @@ pub(crate) fn secret_text() -> &'static str {
     std::str::from_utf8(SECRET).expect("the test secret is text")
 }
 
-fn node_exe() -> PathBuf {
+/// The `cluster_node` program, built on first use.
+pub(crate) fn node_exe() -> PathBuf {
     static BUILT: OnceLock<BTreeMap<String, PathBuf>> = OnceLock::new();
     example_path(&BUILT, &["cluster_node"], "cluster_node")
 }

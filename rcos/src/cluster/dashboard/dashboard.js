@@ -136,8 +136,9 @@ function updateNode(tr, node) {
   setText(c[4], String(node.running));
   setText(c[5], String(node.done));
   setText(c[6], node.platform || '–');
-  setText(c[7], `${node.cpu_available.toFixed(0)} %`);
-  setText(c[8], formatBytes(node.memory_available));
+  // null: the node has not measured it (yet), or cannot.
+  setText(c[7], node.cpu_available == null ? 'unknown' : `${node.cpu_available.toFixed(0)} %`);
+  setText(c[8], node.memory_available == null ? 'unknown' : formatBytes(node.memory_available));
   const button = c[9].firstChild;
   const verb = node.state === 'suspended' ? 'resume' : 'suspend';
   button.dataset.action = verb;
