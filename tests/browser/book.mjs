@@ -134,7 +134,14 @@ async function main() {
     await page.locator('#mdbook-search-toggle').click();
     const bar = page.locator('#mdbook-searchbar');
     await bar.waitFor({ state: 'visible' });
-    await bar.fill('supervisor');
+    // The search runs on a key going up, once the index (a script of a few MB, loaded
+    // when the box opens) is in: wait for the index, then type the word as a user does.
+    // On a loaded machine the index can take a while to parse.
+    await page.waitForFunction(
+      () => window.search !== undefined && document.getElementById('mdbook-search-index') !== null,
+      null, { timeout: 4 * PATIENCE_MS });
+    await bar.fill('');
+    await bar.pressSequentially('supervisor');
     const results = page.locator('#mdbook-searchresults li a');
     await results.first().waitFor({ state: 'visible', timeout: PATIENCE_MS }).catch(() => {});
     const count = await results.count();
