@@ -11,7 +11,9 @@
 //!
 //! The nodes: A, this process, and B and C, child processes (this binary started
 //! again, see `rcos_tests::netns`), each reachable only through its own fault proxy
-//! (A too), so that a partition is a stall of the proxies. The traffic:
+//! (A too), so that a partition is a stall of the proxies. The three proxies run in a
+//! fourth process (this binary with `--proxy-host 3`), so that A's memory is the node's
+//! and the harness's, not the proxies' threads and buffers. The traffic:
 //!
 //! * B and C each stream numbered messages to a sink on A with plain `send`, 2,000 a
 //!   second — at A: never a duplicate, never out of order, and no more gaps in a
@@ -39,6 +41,21 @@ use rcos::task::MonitorStatus;
 use rcos::{Interrupt, Runtime, TaskRef};
 use rcos_tests::fault_proxy::{Dir, FaultProxy};
 use rcos_tests::netns::{self, Child, ChildConfig};
+use rcos_tests::programs::Running;
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+
+// Counts the heap in use, so that a growing RSS can be told apart: live allocations
+// that grow are kept memory (a leak, or a table that grows); a flat heap under a growing
+// RSS is the allocator's arenas and fragmentation.
+#[global_allocator]
+static HEAP: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
+
+/// Bytes of heap in use now.
+fn heap_in_use() -> u64 {
+    // (A realloc's growth or shrinkage is counted in these two as well.)
+    let s = HEAP.stats();
+    s.bytes_allocated.saturating_sub(s.bytes_deallocated) as u64
+}
 
 const BEAT: Duration = Duration::from_millis(200);
 const MISSES: u32 = 4;
@@ -72,6 +89,10 @@ fn main() {
     }
     rcos_tests::log_if_asked();
     let args: Vec<String> = std::env::args().collect();
+    if let Some(n) = arg(&args, "--proxy-host").and_then(|n| n.parse().ok()) {
+        proxy_host(n);
+        return;
+    }
     let Some(duration) = arg(&args, "--duration").and_then(|d| parse_duration(&d)) else {
         println!(
             "soak: skipped: no --duration given (e.g. `cargo test -p rcos-tests --all-features --test soak -- --duration 2m`)"
@@ -126,6 +147,16 @@ struct Report {
     rss_slope_mib_min: f64,
     /// The bound on that slope for this run's length.
     rss_limit_mib_min: f64,
+    /// The slope of the heap in use after warm-up (MiB a minute), and its level at the
+    /// first and the last sample (MiB).
+    heap_slope_mib_min: f64,
+    heap: (f64, f64),
+    /// The same for the RSS, and for its anonymous part.
+    rss: (f64, f64),
+    anon_slope_mib_min: f64,
+    anon: (f64, f64),
+    /// A's tasks at the first and the last sample after warm-up.
+    tasks: (usize, usize),
     fds: (usize, usize),
     threads: (usize, usize),
     problems: Vec<String>,
@@ -195,6 +226,20 @@ impl std::fmt::Display for Report {
             self.threads.0,
             self.threads.1
         )?;
+        writeln!(
+            f,
+            "F1 memory (node A) after warm-up: RSS {:.2} -> {:.2} MiB; anonymous {:.2} -> {:.2} MiB, slope {:.4} MiB/min; heap in use {:.2} -> {:.2} MiB, slope {:.4} MiB/min; tasks {} -> {}",
+            self.rss.0,
+            self.rss.1,
+            self.anon.0,
+            self.anon.1,
+            self.anon_slope_mib_min,
+            self.heap.0,
+            self.heap.1,
+            self.heap_slope_mib_min,
+            self.tasks.0,
+            self.tasks.1
+        )?;
         if !self.problems.is_empty() {
             writeln!(f, "F1 problems: {:?}", self.problems)?;
         }
@@ -222,8 +267,8 @@ type Watcher = (TaskRef, Arc<Mutex<Vec<Instant>>>);
 struct Soak {
     rng: u64,
     a: Runtime,
-    proxy_a: FaultProxy,
-    proxies: Vec<FaultProxy>,
+    /// The fault proxies of B, C and A ([`B`], [`C`], [`A`]), in a process of their own.
+    proxies: Proxies,
     children: Vec<Option<Child>>,
     streams: Streams,
     report: Report,
@@ -233,25 +278,24 @@ struct Soak {
 
 impl Soak {
     fn new(seed: u64) -> Soak {
-        let proxy_a = FaultProxy::new();
+        let mut proxies = Proxies::start();
         let a = Runtime::builder()
             .workers(2)
             .name("soak-a")
             .node(
                 NodeConfig::new()
                     .secret(rcos_tests::SECRET)
-                    .external_address(proxy_a.addr())
+                    .external_address(proxies.addr(A))
                     .heartbeat(BEAT, MISSES)
                     .reconnect_grace(Duration::from_millis(500)),
             )
             .build()
             .expect("node A starts");
-        proxy_a.forward_to(a.bound_address().unwrap());
+        proxies.forward(A, a.bound_address().unwrap());
         Soak {
             rng: seed | 1,
             a,
-            proxy_a,
-            proxies: vec![FaultProxy::new(), FaultProxy::new()],
+            proxies,
             children: vec![None, None],
             streams: Arc::default(),
             report: Report::default(),
@@ -274,7 +318,7 @@ impl Soak {
         // A new port each time: peers know the node by its proxy's address, which stays
         // the same (C4 restarts on the very same port, without a proxy).
         c.bind = "127.0.0.1:0".parse().expect("an address");
-        c.external = Some(self.proxies[i].addr());
+        c.external = Some(self.proxies.addr(i));
         // The old process's connections may hold the port a moment after it died (the
         // proxy resets them): a few attempts.
         let mut attempt = 0;
@@ -287,15 +331,15 @@ impl Soak {
                 Ok(child) => break child,
                 Err(e) if attempt < 10 => {
                     eprintln!("soak: {name} did not start (attempt {attempt}): {e:?}");
-                    self.proxies[i].reset();
+                    self.proxies.reset(i);
                     let (_tx, rx) = std::sync::mpsc::channel::<()>();
                     let _ = rx.recv_timeout(Duration::from_millis(500));
                 }
                 Err(e) => std::panic::resume_unwind(e),
             }
         };
-        self.proxies[i].forward_to(child.location);
-        let a = self.proxy_a.addr();
+        self.proxies.forward(i, child.location);
+        let a = self.proxies.addr(A);
         for (command, answer) in [
             (format!("stream {a} soak-sink 2000"), "streaming"),
             (format!("subscribe {a} soak-news"), "subscribed"),
@@ -317,7 +361,7 @@ impl Soak {
 
     /// Monitors WATCHED idle tasks on child `i` (spawned through its proxy).
     fn watch(&mut self, i: usize) {
-        let at = self.proxies[i].addr();
+        let at = self.proxies.addr(i);
         let told: Arc<Mutex<Vec<Instant>>> = Arc::default();
         let out = told.clone();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -418,10 +462,8 @@ impl Soak {
         }
         // A's deliveries to the children's sinks, and its broadcasts.
         let stats: Arc<Mutex<(u64, u64, u64, u64)>> = Arc::default();
-        let (stats2, proxies): (_, Vec<SocketAddr>) = (
-            stats.clone(),
-            self.proxies.iter().map(|p| p.addr()).collect(),
-        );
+        let (stats2, proxies): (_, Vec<SocketAddr>) =
+            (stats.clone(), [B, C].map(|i| self.proxies.addr(i)).to_vec());
         let news2 = news.clone();
         let traffic = self.a.spawn(move |me| async move {
             let mut sinks: Vec<Option<TaskRef>> = vec![None, None];
@@ -462,7 +504,12 @@ impl Soak {
             }
         });
         let start = Instant::now();
-        let mut samples: Vec<(f64, u64)> = Vec::new();
+        // Kept as running sums, not as a list: the harness's own memory must not grow
+        // with the run.
+        let mut samples = Series::default();
+        let mut heap_samples = Series::default();
+        let mut anon_samples = Series::default();
+        let mut tasks: Option<(usize, usize)> = None;
         let mut baseline: Option<(usize, usize)> = None;
         let mut last = (0, 0);
         let mut next_fault = start + every;
@@ -470,23 +517,24 @@ impl Soak {
         while start.elapsed() < duration {
             // Sample resources once a second (the soak's clock, not a synchronisation).
             let _ = idle.recv_timeout(Duration::from_secs(1));
-            let (fds, threads, rss) = resources();
+            let (fds, threads, rss, anon) = resources();
+            let heap = heap_in_use() / 1024;
             let t = start.elapsed().as_secs_f64() / 60.0;
             if start.elapsed() > every.min(Duration::from_secs(30)) {
-                samples.push((t, rss));
+                samples.add(t, rss);
+                heap_samples.add(t, heap);
+                anon_samples.add(t, anon);
                 baseline.get_or_insert((fds, threads));
+                let n = self.a.task_count();
+                tasks.get_or_insert((n, n)).1 = n;
             }
             last = (fds, threads);
             let secs = start.elapsed().as_secs();
             if secs % 10 == 0 || std::env::var("RCOS_SOAK_VERBOSE").is_ok() {
-                let conns: Vec<u64> = self
-                    .proxies
-                    .iter()
-                    .chain([&self.proxy_a])
-                    .map(|p| p.stats().connections)
-                    .collect();
+                let conns = self.proxies.connections();
                 println!(
-                    "soak: {secs} s: fds {fds}, threads {threads}, RSS {rss} KiB, connections made through the proxies {conns:?}"
+                    "soak: {secs} s: fds {fds}, threads {threads}, RSS {rss} KiB (anonymous {anon}), heap {heap} KiB, tasks {}, connections made through the proxies {conns:?}",
+                    self.a.task_count()
                 );
             }
             if Instant::now() >= next_fault && start.elapsed() + every / 2 < duration {
@@ -532,7 +580,13 @@ impl Soak {
                     .count()
             })
             .sum::<usize>();
-        r.rss_slope_mib_min = slope(&samples) / 1024.0;
+        r.rss_slope_mib_min = samples.slope() / 1024.0;
+        r.heap_slope_mib_min = heap_samples.slope() / 1024.0;
+        r.anon_slope_mib_min = anon_samples.slope() / 1024.0;
+        r.rss = samples.ends_mib();
+        r.anon = anon_samples.ends_mib();
+        r.heap = heap_samples.ends_mib();
+        r.tasks = tasks.unwrap_or_default();
         let base = baseline.unwrap_or(last);
         r.fds = (base.0, last.0);
         r.threads = (base.1, last.1);
@@ -556,7 +610,7 @@ impl Soak {
                     child.running.kill();
                 }
                 // Its connections through the proxy end (RST) with it.
-                self.proxies[i].reset();
+                self.proxies.reset(i);
                 self.mark_faults();
                 self.expect_told(i, since);
                 self.report.faults.push(format!("kill -9 {name}"));
@@ -565,9 +619,7 @@ impl Soak {
             }
             _ => {
                 let since = Instant::now();
-                for p in self.proxies.iter().chain([&self.proxy_a]) {
-                    p.stall(Dir::Both, true);
-                }
+                self.proxies.stall_all();
                 self.mark_faults();
                 for i in 0..2 {
                     self.expect_told(i, since);
@@ -576,9 +628,7 @@ impl Soak {
                 let hold = (BEAT * MISSES * 3).saturating_sub(since.elapsed());
                 let (_tx, rx) = std::sync::mpsc::channel::<()>();
                 let _ = rx.recv_timeout(hold);
-                for p in self.proxies.iter().chain([&self.proxy_a]) {
-                    p.clear();
-                }
+                self.proxies.clear_all();
                 self.report.faults.push("partition A|B,C".into());
                 println!("soak: fault: partition A|B,C (healed)");
                 for i in 0..2 {
@@ -602,21 +652,151 @@ impl QuietDone for rcos_tests::programs::Running {
     }
 }
 
-/// The least-squares slope of (minutes, KiB): KiB a minute.
-fn slope(samples: &[(f64, u64)]) -> f64 {
-    if samples.len() < 2 {
-        return 0.0;
-    }
-    let n = samples.len() as f64;
-    let mx = samples.iter().map(|s| s.0).sum::<f64>() / n;
-    let my = samples.iter().map(|s| s.1 as f64).sum::<f64>() / n;
-    let num: f64 = samples.iter().map(|s| (s.0 - mx) * (s.1 as f64 - my)).sum();
-    let den: f64 = samples.iter().map(|s| (s.0 - mx).powi(2)).sum();
-    if den == 0.0 { 0.0 } else { num / den }
+/// Proxy indices: B's, C's and A's.
+const B: usize = 0;
+const C: usize = 1;
+const A: usize = 2;
+
+/// The soak's fault proxies, run by this binary started again with `--proxy-host 3`, so
+/// that their threads and buffers are not counted in node A's memory. Driven by lines on
+/// its standard input; each command is answered by one line.
+struct Proxies {
+    host: Running,
+    addrs: Vec<SocketAddr>,
 }
 
-/// (open file descriptors, threads, RSS KiB) of this process.
-fn resources() -> (usize, usize, u64) {
+impl Proxies {
+    fn start() -> Proxies {
+        let exe = std::env::current_exe().expect("the soak binary's path");
+        let mut host = Running::spawn("proxy host", exe, &["--proxy-host", "3"], None);
+        let line = host.expect("proxies ");
+        let addrs = line
+            .split_whitespace()
+            .skip(1)
+            .map(|a| a.parse().expect("a proxy's address"))
+            .collect();
+        Proxies { host, addrs }
+    }
+
+    fn addr(&self, i: usize) -> SocketAddr {
+        self.addrs[i]
+    }
+
+    fn ask(&mut self, command: &str) -> String {
+        self.host.type_line(command);
+        self.host.expect("done ")
+    }
+
+    fn forward(&mut self, i: usize, to: SocketAddr) {
+        self.ask(&format!("forward {i} {to}"));
+    }
+
+    fn reset(&mut self, i: usize) {
+        self.ask(&format!("reset {i}"));
+    }
+
+    fn stall_all(&mut self) {
+        self.ask("stall");
+    }
+
+    fn clear_all(&mut self) {
+        self.ask("clear");
+    }
+
+    /// Connections made through each proxy so far.
+    fn connections(&mut self) -> Vec<u64> {
+        self.ask("stats")
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    }
+}
+
+/// The proxy host's main: `n` proxies, then commands from standard input until it ends.
+fn proxy_host(n: usize) {
+    use std::io::BufRead;
+    let proxies: Vec<FaultProxy> = (0..n).map(|_| FaultProxy::new()).collect();
+    let addrs: Vec<String> = proxies.iter().map(|p| p.addr().to_string()).collect();
+    println!("proxies {}", addrs.join(" "));
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let proxy = |i: &str| i.parse::<usize>().ok().and_then(|i| proxies.get(i));
+        match words[..] {
+            ["forward", i, to] => {
+                if let (Some(p), Ok(to)) = (proxy(i), to.parse()) {
+                    p.forward_to(to);
+                }
+            }
+            ["reset", i] => {
+                if let Some(p) = proxy(i) {
+                    p.reset();
+                }
+            }
+            ["stall"] => proxies.iter().for_each(|p| p.stall(Dir::Both, true)),
+            ["clear"] => proxies.iter().for_each(FaultProxy::clear),
+            ["stats"] => {
+                let counts: Vec<String> = proxies
+                    .iter()
+                    .map(|p| p.stats().connections.to_string())
+                    .collect();
+                println!("done {}", counts.join(" "));
+                continue;
+            }
+            _ => {
+                println!("unknown command: {line}");
+                continue;
+            }
+        }
+        println!("done {line}");
+    }
+}
+
+/// Samples of (minutes, KiB), as the sums a least-squares slope needs.
+#[derive(Debug, Default)]
+struct Series {
+    n: f64,
+    sx: f64,
+    sy: f64,
+    sxy: f64,
+    sxx: f64,
+    first: Option<u64>,
+    last: u64,
+}
+
+impl Series {
+    fn add(&mut self, minutes: f64, kib: u64) {
+        let y = kib as f64;
+        self.n += 1.0;
+        self.sx += minutes;
+        self.sy += y;
+        self.sxy += minutes * y;
+        self.sxx += minutes * minutes;
+        self.first.get_or_insert(kib);
+        self.last = kib;
+    }
+
+    /// The least-squares slope: KiB a minute.
+    fn slope(&self) -> f64 {
+        let den = self.n * self.sxx - self.sx * self.sx;
+        if self.n < 2.0 || den <= 0.0 {
+            return 0.0;
+        }
+        (self.n * self.sxy - self.sx * self.sy) / den
+    }
+
+    /// The first and the last sample, in MiB.
+    fn ends_mib(&self) -> (f64, f64) {
+        let mib = |k: u64| k as f64 / 1024.0;
+        (mib(self.first.unwrap_or(0)), mib(self.last))
+    }
+}
+
+/// (open file descriptors, threads, RSS KiB, anonymous RSS KiB) of this process. The
+/// rest of the RSS is file-backed: pages of the program and its libraries, read in as
+/// code runs for the first time.
+fn resources() -> (usize, usize, u64, u64) {
     let fds = std::fs::read_dir("/proc/self/fd")
         .map(|d| d.count())
         .unwrap_or(0);
@@ -629,5 +809,10 @@ fn resources() -> (usize, usize, u64) {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    (fds, field("Threads:") as usize, field("VmRSS:"))
+    (
+        fds,
+        field("Threads:") as usize,
+        field("VmRSS:"),
+        field("RssAnon:"),
+    )
 }

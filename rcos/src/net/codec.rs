@@ -35,6 +35,13 @@ pub(crate) const PREAUTH_MAX: usize = 4096;
 pub(crate) const MAC_LEN: usize = 32;
 /// Bodies are read in chunks of this size, so memory follows the data that arrives.
 const READ_CHUNK: usize = 64 * 1024;
+/// The writer gathers frames into records of about this size: enough to make each write
+/// worth its system call, and small enough that a backlog (after a stall or a partition)
+/// goes out as many records, not one the size of the backlog.
+pub(crate) const RECORD_TARGET: usize = 64 * 1024;
+/// A reader's or writer's buffer that grew past this (for one large frame) is given back
+/// rather than kept for the rest of the connection.
+const BUFFER_KEPT: usize = 2 * RECORD_TARGET;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -213,6 +220,11 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
 
     /// The next record's body; [`WireError::Closed`] at a clean end of stream.
     pub(crate) async fn read_record(&mut self) -> Result<&[u8], WireError> {
+        if self.buf.capacity() > BUFFER_KEPT {
+            // The last record was a large one: do not hold its size while waiting for
+            // the next (a connection may stay quiet for a long time).
+            self.buf = Vec::new();
+        }
         let mut len = [0u8; 4];
         self.inner.read_exact(&mut len).await?;
         let len = u32::from_be_bytes(len) as usize;
@@ -268,7 +280,8 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
     }
 
     /// Adds an encoded frame to the next record; writes the record first if the frame
-    /// would not fit. A frame larger than a whole record is refused.
+    /// would take it past [`RECORD_TARGET`] (or the largest record). A frame larger than
+    /// a whole record is refused; one larger than the target goes in a record of its own.
     pub(crate) async fn push_encoded(&mut self, frame: &[u8]) -> Result<(), WireError> {
         if frame.len() > self.max {
             return Err(WireError::TooLarge {
@@ -276,7 +289,7 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
                 max: self.max,
             });
         }
-        if self.body.len() + frame.len() > self.max {
+        if !self.body.is_empty() && self.body.len() + frame.len() > self.max.min(RECORD_TARGET) {
             self.write_record().await?;
         }
         self.body.extend_from_slice(frame);
@@ -304,6 +317,9 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
             self.inner.write_all(&tag).await?;
         }
         self.body.clear();
+        if self.body.capacity() > BUFFER_KEPT {
+            self.body = Vec::new();
+        }
         Ok(())
     }
 }
@@ -376,6 +392,44 @@ mod tests {
             assert_eq!(second, [("hello".to_string(), 1)]);
             assert!(matches!(block_on(r.read_record()), Err(WireError::Closed)));
         }
+    }
+
+    #[test]
+    fn a_backlog_goes_out_in_records_of_the_target_size_and_buffers_shrink_back() {
+        let mut wire = Vec::new();
+        let max = 16 << 20;
+        let frame = vec![0x40u8; 1000];
+        let big = vec![0x41u8; 3 * RECORD_TARGET];
+        {
+            let mut w = RecordWriter::new(&mut wire, max);
+            // A backlog of 1 MB of small frames, then one large frame, then a small one.
+            for _ in 0..1000 {
+                block_on(w.push_encoded(&frame)).unwrap();
+            }
+            block_on(w.push_encoded(&big)).unwrap();
+            block_on(w.push_encoded(&frame)).unwrap();
+            assert!(
+                w.body.capacity() <= BUFFER_KEPT,
+                "the writer gave back the large record's buffer: {}",
+                w.body.capacity()
+            );
+            block_on(w.flush()).unwrap();
+        }
+        let mut r = RecordReader::new(wire.as_slice(), max);
+        let mut sizes = Vec::new();
+        while let Ok(body) = block_on(r.read_record()) {
+            sizes.push(body.len());
+            if body.len() <= RECORD_TARGET {
+                // Not held at the large record's size after it.
+                assert!(r.buf.capacity() <= BUFFER_KEPT, "{}", r.buf.capacity());
+            }
+        }
+        assert_eq!(sizes.iter().sum::<usize>(), 1001 * 1000 + big.len());
+        // Small frames fill records up to the target and no further; the large frame
+        // travels alone.
+        assert!(sizes.iter().all(|&n| n <= RECORD_TARGET || n == big.len()));
+        assert!(sizes.len() >= 1_001_000 / RECORD_TARGET + 2, "{sizes:?}");
+        assert_eq!(sizes.iter().filter(|&&n| n == big.len()).count(), 1);
     }
 
     #[test]

@@ -77,6 +77,11 @@ impl Extra {
     }
 }
 
+/// Room for messages (a queue's capacity) that an emptied queue keeps; a larger one,
+/// grown by a burst, is freed, so that a burst does not hold memory for the rest of the
+/// task's life.
+pub(crate) const QUEUE_KEPT: usize = 1024;
+
 /// A task's queue of messages, allocated at its first message.
 ///
 /// Most tasks never queue one (they end, or wait, with an empty mailbox): for them the
@@ -105,15 +110,33 @@ impl Queue {
         self.0.get_or_insert_with(Box::default).push_back(env);
     }
 
+    /// The oldest message. A queue that a burst made large gives its memory back once
+    /// it is empty again (see [`QUEUE_KEPT`]).
     #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<Envelope> {
-        self.0.as_mut()?.pop_front()
+        let queue = self.0.as_mut()?;
+        let env = queue.pop_front();
+        if queue.is_empty() && queue.capacity() > QUEUE_KEPT {
+            **queue = VecDeque::new();
+        }
+        env
     }
+}
 
+/// Gives back most of a queue's room when a burst made it large and at most a quarter
+/// of it is used (so that shrinking, which moves the messages, happens rarely).
+fn trim(queue: &mut VecDeque<Envelope>) {
+    if queue.capacity() > QUEUE_KEPT && queue.len() <= queue.capacity() / 4 {
+        queue.shrink_to((2 * queue.len()).max(QUEUE_KEPT / 4));
+    }
+}
+
+impl Queue {
     /// Moves every message to the back of `to`, oldest first.
     pub(crate) fn append_to(&mut self, to: &mut VecDeque<Envelope>) {
         if let Some(queue) = &mut self.0 {
             to.append(queue);
+            trim(queue);
         }
     }
 
@@ -126,7 +149,8 @@ impl Queue {
     }
 
     /// Replaces the messages with `queue`, reusing the allocation if there is one.
-    pub(crate) fn set(&mut self, queue: VecDeque<Envelope>) {
+    pub(crate) fn set(&mut self, mut queue: VecDeque<Envelope>) {
+        trim(&mut queue);
         match &mut self.0 {
             Some(q) => **q = queue,
             None if queue.capacity() == 0 => {}
@@ -893,5 +917,68 @@ mod size_tests {
         );
         assert!(std::mem::size_of::<crate::Envelope>() <= 24);
         assert!(std::mem::size_of::<crate::Exit>() <= 32);
+    }
+}
+
+#[cfg(test)]
+mod queue_tests {
+    use super::{QUEUE_KEPT, Queue};
+    use crate::message::Envelope;
+
+    #[test]
+    fn an_emptied_queue_gives_back_what_a_burst_grew() {
+        let mut queue = Queue::default();
+        for i in 0..(4 * QUEUE_KEPT) as u64 {
+            queue.push_back(Envelope::new(i));
+        }
+        let big = queue.0.as_ref().map_or(0, |q| q.capacity());
+        assert!(big >= 4 * QUEUE_KEPT);
+        for i in 0..(4 * QUEUE_KEPT) as u64 {
+            let env = queue.pop_front().expect("a message");
+            assert_eq!(env.downcast::<u64>().ok(), Some(i), "in order");
+            if i + 1 < (4 * QUEUE_KEPT) as u64 {
+                // Not while messages wait.
+                assert_eq!(queue.0.as_ref().map_or(0, |q| q.capacity()), big);
+            }
+        }
+        assert!(queue.is_empty());
+        assert!(queue.0.as_ref().map_or(0, |q| q.capacity()) <= QUEUE_KEPT);
+        // A small queue keeps its room.
+        for i in 0..10u64 {
+            queue.push_back(Envelope::new(i));
+        }
+        let small = queue.0.as_ref().map_or(0, |q| q.capacity());
+        while queue.pop_front().is_some() {}
+        assert_eq!(queue.0.as_ref().map_or(0, |q| q.capacity()), small);
+    }
+
+    #[test]
+    fn selective_receive_paths_give_back_room_too() {
+        // append_to empties a queue: its room goes if a burst made it large.
+        let mut queue = Queue::default();
+        for i in 0..(4 * QUEUE_KEPT) as u64 {
+            queue.push_back(Envelope::new(i));
+        }
+        let mut all = std::collections::VecDeque::new();
+        queue.append_to(&mut all);
+        assert_eq!(all.len(), 4 * QUEUE_KEPT);
+        assert!(queue.0.as_ref().map_or(0, |q| q.capacity()) <= QUEUE_KEPT);
+        // set() with a few messages left in a large queue keeps them, in order, in less.
+        let rest: std::collections::VecDeque<Envelope> = all
+            .drain(..)
+            .skip(4 * QUEUE_KEPT - 5)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
+        let mut big = std::collections::VecDeque::with_capacity(8 * QUEUE_KEPT);
+        big.extend(rest);
+        let mut batch = Queue::default();
+        batch.set(big);
+        assert!(batch.0.as_ref().map_or(0, |q| q.capacity()) <= QUEUE_KEPT);
+        let left: Vec<u64> = std::iter::from_fn(|| batch.pop_front())
+            .map(|env| env.downcast::<u64>().ok().expect("a u64"))
+            .collect();
+        let n = (4 * QUEUE_KEPT) as u64;
+        assert_eq!(left, (n - 5..n).collect::<Vec<_>>());
     }
 }
