@@ -976,7 +976,7 @@ mod queue_tests {
         batch.set(big);
         assert!(batch.0.as_ref().map_or(0, |q| q.capacity()) <= QUEUE_KEPT);
         let left: Vec<u64> = std::iter::from_fn(|| batch.pop_front())
-            .map(|env| env.downcast::<u64>().ok().expect("a u64"))
+            .map(|env| env.downcast::<u64>().expect("a u64"))
             .collect();
         let n = (4 * QUEUE_KEPT) as u64;
         assert_eq!(left, (n - 5..n).collect::<Vec<_>>());
