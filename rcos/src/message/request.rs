@@ -3,14 +3,16 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Waker};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{Envelope, Message};
 use crate::error::{ReplyError, ReplyFailure};
 use crate::runtime::{NodeId, Shared, context};
-use crate::util::{Mutex, Slot};
+use crate::util::Mutex;
 
 /// A request sent with [`TaskRef::call`](crate::TaskRef::call): the body, and where the
 /// reply goes.
@@ -72,9 +74,10 @@ pub struct ReplyTo {
 enum ReplyRepr {
     Local {
         slot: Arc<ReplySlot>,
-        /// Serialized for another node, which now holds the right to reply: dropping
-        /// this copy must not tell the caller that no reply will come.
-        exported: std::sync::atomic::AtomicBool,
+        /// Dropping this copy must not close the slot: it was serialized for another
+        /// node, which now holds the right to reply, or it has replied (the slot is
+        /// closed already).
+        released: std::sync::atomic::AtomicBool,
     },
     /// A caller on a runtime this one cannot reach.
     Detached { node: NodeId, id: u64 },
@@ -88,36 +91,75 @@ enum ReplyRepr {
 }
 
 /// The caller's side of a pending call.
+///
+/// One lock holds everything: the reply, whether the slot is settled, the caller's
+/// waker and the id under which the slot was exported. Only the caller ever waits, so
+/// a single waker does instead of an event with a list of listeners (which allocated
+/// its state and a listener for every call).
 pub(crate) struct ReplySlot {
-    slot: Slot<Envelope>,
+    state: Mutex<ReplyState>,
     /// The runtime through which replies from other nodes are routed.
     home: Option<Weak<Shared>>,
+}
+
+struct ReplyState {
+    reply: Option<Envelope>,
+    /// Filled, or closed by either side: no reply can come in any more.
+    closed: bool,
+    /// The caller's waker, while it waits.
+    waker: Option<Waker>,
     /// The id under which the slot is registered in `home`'s reply table, once exported.
-    exported_id: Mutex<Option<u64>>,
+    exported_id: Option<u64>,
 }
 
 impl ReplySlot {
     pub(crate) fn new(home: Option<Weak<Shared>>) -> ReplySlot {
         ReplySlot {
-            slot: Slot::new(),
+            state: Mutex::new(ReplyState {
+                reply: None,
+                closed: false,
+                waker: None,
+                exported_id: None,
+            }),
             home,
-            exported_id: Mutex::new(None),
         }
     }
 
-    pub(crate) async fn wait(&self) -> Option<Envelope> {
-        self.slot.wait().await
+    /// Waits until the slot is filled (`Some`) or closed (`None`). Only one caller
+    /// waits on a slot.
+    pub(crate) fn wait(&self) -> impl Future<Output = Option<Envelope>> + '_ {
+        std::future::poll_fn(move |cx| self.poll_wait(cx))
+    }
+
+    fn poll_wait(&self, cx: &mut Context<'_>) -> Poll<Option<Envelope>> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Poll::Ready(st.reply.take());
+        }
+        match &mut st.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => st.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Whether the slot was filled or closed.
+    fn is_closed(&self) -> bool {
+        self.state.lock().closed
     }
 
     /// The caller stopped waiting, or the replier went away.
     pub(crate) fn close(&self) {
-        self.slot.close();
-        if let Some(id) = self.exported_id.lock().take() {
-            if let Some(home) = self.home.as_ref().and_then(Weak::upgrade) {
-                let removed = home.replies.lock().remove(&id);
-                drop(removed);
+        let (waker, exported_id) = {
+            let mut st = self.state.lock();
+            if std::mem::replace(&mut st.closed, true) {
+                // Filled or closed before: nothing waits and nothing is registered.
+                return;
             }
-        }
+            (st.waker.take(), st.exported_id.take())
+        };
+        self.settled(waker, exported_id);
     }
 
     /// A reply that came from another node.
@@ -127,15 +169,33 @@ impl ReplySlot {
         }
     }
 
+    /// Puts the reply in, unless the slot was closed; hands it back then.
     fn fill(&self, env: Envelope) -> Result<(), Envelope> {
-        let out = self.slot.fill(env);
-        if let Some(id) = self.exported_id.lock().take() {
+        let (waker, exported_id) = {
+            let mut st = self.state.lock();
+            if st.closed {
+                return Err(env);
+            }
+            st.reply = Some(env);
+            st.closed = true;
+            (st.waker.take(), st.exported_id.take())
+        };
+        self.settled(waker, exported_id);
+        Ok(())
+    }
+
+    /// After the slot closed (outside its lock): takes it out of the reply table if it
+    /// was exported, and wakes the caller.
+    fn settled(&self, waker: Option<Waker>, exported_id: Option<u64>) {
+        if let Some(id) = exported_id {
             if let Some(home) = self.home.as_ref().and_then(Weak::upgrade) {
                 let removed = home.replies.lock().remove(&id);
                 drop(removed);
             }
         }
-        out
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 
@@ -144,7 +204,7 @@ impl ReplyTo {
         ReplyTo {
             repr: ReplyRepr::Local {
                 slot,
-                exported: std::sync::atomic::AtomicBool::new(false),
+                released: std::sync::atomic::AtomicBool::new(false),
             },
         }
     }
@@ -152,7 +212,7 @@ impl ReplyTo {
     /// Whether the caller still waits for the reply.
     pub fn is_waiting(&self) -> bool {
         match &self.repr {
-            ReplyRepr::Local { slot, .. } => !slot.slot.is_closed(),
+            ReplyRepr::Local { slot, .. } => !slot.is_closed(),
             ReplyRepr::Detached { .. } => false,
             ReplyRepr::Remote { .. } => true,
         }
@@ -164,13 +224,18 @@ impl ReplyTo {
     /// The reply is handed back if the caller stopped waiting or cannot be reached.
     pub fn send<R: Message>(self, reply: R) -> Result<(), ReplyError<R>> {
         match &self.repr {
-            ReplyRepr::Local { slot, .. } => slot.fill(Envelope::new(reply)).map_err(|env| {
-                let reply = match env.downcast::<R>() {
-                    Ok(reply) => reply,
-                    Err(_) => unreachable!("an envelope changed type"),
-                };
-                ReplyError::new(reply, ReplyFailure::NotWaiting)
-            }),
+            ReplyRepr::Local { slot, released } => {
+                let filled = slot.fill(Envelope::new(reply));
+                // Filled or found closed, the slot is closed now.
+                released.store(true, std::sync::atomic::Ordering::Relaxed);
+                filled.map_err(|env| {
+                    let reply = match env.downcast::<R>() {
+                        Ok(reply) => reply,
+                        Err(_) => unreachable!("an envelope changed type"),
+                    };
+                    ReplyError::new(reply, ReplyFailure::NotWaiting)
+                })
+            }
             ReplyRepr::Detached { .. } => Err(ReplyError::new(reply, ReplyFailure::Unreachable)),
             ReplyRepr::Remote {
                 node,
@@ -203,9 +268,9 @@ impl ReplyTo {
 
 impl Drop for ReplyTo {
     fn drop(&mut self) {
-        if let ReplyRepr::Local { slot, exported } = &self.repr {
-            if !exported.load(std::sync::atomic::Ordering::Acquire) {
-                slot.slot.close();
+        if let ReplyRepr::Local { slot, released } = &self.repr {
+            if !released.load(std::sync::atomic::Ordering::Acquire) {
+                slot.close();
             }
         }
     }
@@ -232,25 +297,28 @@ struct WireReplyTo {
 impl Serialize for ReplyTo {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let wire = match &self.repr {
-            ReplyRepr::Local { slot, exported } => {
+            ReplyRepr::Local { slot, released } => {
                 let home = slot
                     .home
                     .as_ref()
                     .and_then(Weak::upgrade)
                     .ok_or_else(|| serde::ser::Error::custom("the caller's runtime is gone"))?;
                 let id = {
-                    let mut exported_id = slot.exported_id.lock();
-                    match *exported_id {
+                    let mut st = slot.state.lock();
+                    match st.exported_id {
                         Some(id) => id,
+                        // Settled already: a reply under this id finds no slot and is
+                        // dropped, and nothing is left in the table for good.
+                        None if st.closed => home.next_reply_id(),
                         None => {
                             let id = home.next_reply_id();
                             home.replies.lock().insert(id, slot.clone());
-                            *exported_id = Some(id);
+                            st.exported_id = Some(id);
                             id
                         }
                     }
                 };
-                exported.store(true, std::sync::atomic::Ordering::Release);
+                released.store(true, std::sync::atomic::Ordering::Release);
                 WireReplyTo {
                     node: home.node.name.to_string(),
                     incarnation: home.node.incarnation,
@@ -287,7 +355,7 @@ impl<'de> Deserialize<'de> for ReplyTo {
                     return Ok(ReplyTo {
                         repr: ReplyRepr::Local {
                             slot,
-                            exported: std::sync::atomic::AtomicBool::new(false),
+                            released: std::sync::atomic::AtomicBool::new(false),
                         },
                     });
                 }
