@@ -1,6 +1,7 @@
 //! Request/reply: [`TaskRef::call`](crate::TaskRef::call) sends a [`Request`], the receiver
 //! answers through its [`ReplyTo`], and the answer goes straight to the waiting caller.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -73,7 +74,7 @@ pub struct ReplyTo {
 
 enum ReplyRepr {
     Local {
-        slot: Arc<ReplySlot>,
+        slot: Arc<dyn ReplySink>,
         /// Dropping this copy must not close the slot: it was serialized for another
         /// node, which now holds the right to reply, or it has replied (the slot is
         /// closed already).
@@ -90,20 +91,21 @@ enum ReplyRepr {
     },
 }
 
-/// The caller's side of a pending call.
+/// The caller's side of a pending call, waiting for a reply of type `R`.
 ///
 /// One lock holds everything: the reply, whether the slot is settled, the caller's
 /// waker and the id under which the slot was exported. Only the caller ever waits, so
 /// a single waker does instead of an event with a list of listeners (which allocated
-/// its state and a listener for every call).
-pub(crate) struct ReplySlot {
-    state: Mutex<ReplyState>,
+/// its state and a listener for every call). A local reply of the type the caller
+/// expects is stored as it is, without an envelope (one allocation fewer).
+pub(crate) struct ReplySlot<R> {
+    state: Mutex<ReplyState<R>>,
     /// The runtime through which replies from other nodes are routed.
     home: Option<Weak<Shared>>,
 }
 
-struct ReplyState {
-    reply: Option<Envelope>,
+struct ReplyState<R> {
+    reply: Option<Reply<R>>,
     /// Filled, or closed by either side: no reply can come in any more.
     closed: bool,
     /// The caller's waker, while it waits.
@@ -112,8 +114,48 @@ struct ReplyState {
     exported_id: Option<u64>,
 }
 
-impl ReplySlot {
-    pub(crate) fn new(home: Option<Weak<Shared>>) -> ReplySlot {
+/// A reply as the caller gets it.
+pub(crate) enum Reply<R> {
+    /// Sent locally, of the expected type.
+    Value(R),
+    /// From another node, or of another type than expected.
+    Envelope(Envelope),
+}
+
+/// What a [`ReplyTo`] and the reply table see of a [`ReplySlot`], whatever its reply type.
+pub(crate) trait ReplySink: Send + Sync + 'static {
+    /// Takes a local reply out of `reply` (an `&mut Option<T>`) if the slot is open and
+    /// `T` is the expected type. `Mismatch` leaves it there: send it as an envelope.
+    fn fill_value(&self, reply: &mut dyn Any) -> Filled;
+    /// Puts an envelope in, unless the slot was closed; hands it back then.
+    fn fill_envelope(&self, env: Envelope) -> Result<(), Envelope>;
+    /// The caller stopped waiting, or the replier went away.
+    fn close(&self);
+    /// Whether the slot was filled or closed.
+    fn is_closed(&self) -> bool;
+    /// The slot's id in its home runtime's reply table, registering it there (as
+    /// `me`) on first use; `None` if the caller's runtime is gone.
+    fn export(&self, me: &Arc<dyn ReplySink>) -> Option<(Arc<Shared>, u64)>;
+}
+
+/// The outcome of [`ReplySink::fill_value`].
+pub(crate) enum Filled {
+    Done,
+    Closed,
+    Mismatch,
+}
+
+impl dyn ReplySink {
+    /// A reply that came from another node.
+    pub(crate) fn fill_from_remote(&self, env: Envelope) {
+        if self.fill_envelope(env).is_err() {
+            tracing::debug!("a reply from another node came after its caller stopped waiting");
+        }
+    }
+}
+
+impl<R: Message> ReplySlot<R> {
+    pub(crate) fn new(home: Option<Weak<Shared>>) -> ReplySlot<R> {
         ReplySlot {
             state: Mutex::new(ReplyState {
                 reply: None,
@@ -127,11 +169,11 @@ impl ReplySlot {
 
     /// Waits until the slot is filled (`Some`) or closed (`None`). Only one caller
     /// waits on a slot.
-    pub(crate) fn wait(&self) -> impl Future<Output = Option<Envelope>> + '_ {
+    pub(crate) fn wait(&self) -> impl Future<Output = Option<Reply<R>>> + '_ {
         std::future::poll_fn(move |cx| self.poll_wait(cx))
     }
 
-    fn poll_wait(&self, cx: &mut Context<'_>) -> Poll<Option<Envelope>> {
+    fn poll_wait(&self, cx: &mut Context<'_>) -> Poll<Option<Reply<R>>> {
         let mut st = self.state.lock();
         if st.closed {
             return Poll::Ready(st.reply.take());
@@ -144,39 +186,14 @@ impl ReplySlot {
         Poll::Pending
     }
 
-    /// Whether the slot was filled or closed.
-    fn is_closed(&self) -> bool {
-        self.state.lock().closed
-    }
-
-    /// The caller stopped waiting, or the replier went away.
-    pub(crate) fn close(&self) {
-        let (waker, exported_id) = {
-            let mut st = self.state.lock();
-            if std::mem::replace(&mut st.closed, true) {
-                // Filled or closed before: nothing waits and nothing is registered.
-                return;
-            }
-            (st.waker.take(), st.exported_id.take())
-        };
-        self.settled(waker, exported_id);
-    }
-
-    /// A reply that came from another node.
-    pub(crate) fn fill_from_remote(&self, env: Envelope) {
-        if self.fill(env).is_err() {
-            tracing::debug!("a reply from another node came after its caller stopped waiting");
-        }
-    }
-
     /// Puts the reply in, unless the slot was closed; hands it back then.
-    fn fill(&self, env: Envelope) -> Result<(), Envelope> {
+    fn fill(&self, reply: Reply<R>) -> Result<(), Reply<R>> {
         let (waker, exported_id) = {
             let mut st = self.state.lock();
             if st.closed {
-                return Err(env);
+                return Err(reply);
             }
-            st.reply = Some(env);
+            st.reply = Some(reply);
             st.closed = true;
             (st.waker.take(), st.exported_id.take())
         };
@@ -199,8 +216,71 @@ impl ReplySlot {
     }
 }
 
+impl<R: Message> ReplySink for ReplySlot<R> {
+    fn fill_value(&self, reply: &mut dyn Any) -> Filled {
+        let Some(value) = reply.downcast_mut::<Option<R>>() else {
+            return Filled::Mismatch;
+        };
+        let Some(value) = value.take() else {
+            return Filled::Mismatch;
+        };
+        match self.fill(Reply::Value(value)) {
+            Ok(()) => Filled::Done,
+            Err(back) => {
+                if let (Reply::Value(back), Some(out)) = (back, reply.downcast_mut::<Option<R>>())
+                {
+                    *out = Some(back);
+                }
+                Filled::Closed
+            }
+        }
+    }
+
+    fn fill_envelope(&self, env: Envelope) -> Result<(), Envelope> {
+        self.fill(Reply::Envelope(env)).map_err(|back| match back {
+            Reply::Envelope(env) => env,
+            Reply::Value(value) => Envelope::new(value),
+        })
+    }
+
+    fn close(&self) {
+        let (waker, exported_id) = {
+            let mut st = self.state.lock();
+            if std::mem::replace(&mut st.closed, true) {
+                // Filled or closed before: nothing waits and nothing is registered.
+                return;
+            }
+            (st.waker.take(), st.exported_id.take())
+        };
+        self.settled(waker, exported_id);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    fn export(&self, me: &Arc<dyn ReplySink>) -> Option<(Arc<Shared>, u64)> {
+        let home = self.home.as_ref().and_then(Weak::upgrade)?;
+        let mut st = self.state.lock();
+        let id = match st.exported_id {
+            Some(id) => id,
+            // Settled already: a reply under this id finds no slot and is dropped, and
+            // nothing is left in the table for good.
+            None if st.closed => home.next_reply_id(),
+            None => {
+                let id = home.next_reply_id();
+                home.replies.lock().insert(id, me.clone());
+                st.exported_id = Some(id);
+                id
+            }
+        };
+        drop(st);
+        Some((home, id))
+    }
+}
+
 impl ReplyTo {
-    pub(crate) fn local(slot: Arc<ReplySlot>) -> ReplyTo {
+    pub(crate) fn local(slot: Arc<dyn ReplySink>) -> ReplyTo {
         ReplyTo {
             repr: ReplyRepr::Local {
                 slot,
@@ -225,10 +305,22 @@ impl ReplyTo {
     pub fn send<R: Message>(self, reply: R) -> Result<(), ReplyError<R>> {
         match &self.repr {
             ReplyRepr::Local { slot, released } => {
-                let filled = slot.fill(Envelope::new(reply));
-                // Filled or found closed, the slot is closed now.
+                // Filled or found closed, the slot is closed now: dropping this handle
+                // has nothing left to do.
                 released.store(true, std::sync::atomic::Ordering::Relaxed);
-                filled.map_err(|env| {
+                let mut reply = Some(reply);
+                let closed = match slot.fill_value(&mut reply) {
+                    Filled::Done => return Ok(()),
+                    Filled::Closed => true,
+                    Filled::Mismatch => false,
+                };
+                let Some(reply) = reply else {
+                    unreachable!("a reply the slot did not take is still here")
+                };
+                if closed {
+                    return Err(ReplyError::new(reply, ReplyFailure::NotWaiting));
+                }
+                slot.fill_envelope(Envelope::new(reply)).map_err(|env| {
                     let reply = match env.downcast::<R>() {
                         Ok(reply) => reply,
                         Err(_) => unreachable!("an envelope changed type"),
@@ -298,26 +390,9 @@ impl Serialize for ReplyTo {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let wire = match &self.repr {
             ReplyRepr::Local { slot, released } => {
-                let home = slot
-                    .home
-                    .as_ref()
-                    .and_then(Weak::upgrade)
+                let (home, id) = slot
+                    .export(slot)
                     .ok_or_else(|| serde::ser::Error::custom("the caller's runtime is gone"))?;
-                let id = {
-                    let mut st = slot.state.lock();
-                    match st.exported_id {
-                        Some(id) => id,
-                        // Settled already: a reply under this id finds no slot and is
-                        // dropped, and nothing is left in the table for good.
-                        None if st.closed => home.next_reply_id(),
-                        None => {
-                            let id = home.next_reply_id();
-                            home.replies.lock().insert(id, slot.clone());
-                            st.exported_id = Some(id);
-                            id
-                        }
-                    }
-                };
                 released.store(true, std::sync::atomic::Ordering::Release);
                 WireReplyTo {
                     node: home.node.name.to_string(),
