@@ -227,8 +227,7 @@ impl<R: Message> ReplySink for ReplySlot<R> {
         match self.fill(Reply::Value(value)) {
             Ok(()) => Filled::Done,
             Err(back) => {
-                if let (Reply::Value(back), Some(out)) = (back, reply.downcast_mut::<Option<R>>())
-                {
+                if let (Reply::Value(back), Some(out)) = (back, reply.downcast_mut::<Option<R>>()) {
                     *out = Some(back);
                 }
                 Filled::Closed

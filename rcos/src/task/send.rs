@@ -197,7 +197,7 @@ impl TaskRef {
         if let Err(e) = self.send(request) {
             return Err(CallError::Send(e.kind()));
         }
-        match clock.timeout(timeout, slot.wait()).await {
+        match clock.timeout_polled_now(timeout, slot.wait()).await {
             Err(_) => Err(CallError::Timeout),
             Ok(None) => Err(CallError::NoReply),
             Ok(Some(Reply::Value(reply))) => Ok(reply),

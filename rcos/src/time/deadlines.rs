@@ -108,6 +108,9 @@ pub(crate) struct DeadlineSleep {
     id: u64,
     /// Whether an entry may be in the map (it is removed on drop).
     registered: bool,
+    /// The next poll need not read the clock: the deadline was ahead when it was last
+    /// read, an instant ago.
+    ahead: bool,
 }
 
 impl std::fmt::Debug for DeadlineSleep {
@@ -125,11 +128,19 @@ impl DeadlineSleep {
             at,
             id: deadlines.next_id.fetch_add(1, Ordering::Relaxed),
             registered: false,
+            ahead: false,
         }
     }
 
+    /// Lets the first poll skip reading the clock: the caller just read it, saw the
+    /// deadline ahead, and polls at once. Should the deadline pass in between, the
+    /// entry the poll makes is due, and the thread fires it.
+    pub(crate) fn skip_first_check(&mut self) {
+        self.ahead = true;
+    }
+
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.at {
+        if !std::mem::take(&mut self.ahead) && Instant::now() >= self.at {
             self.cancel();
             return Poll::Ready(());
         }
@@ -187,6 +198,31 @@ mod tests {
         fn wake(self: Arc<Self>) {
             let _ = self.woken.send((self.index, Instant::now()));
         }
+    }
+
+    #[test]
+    fn a_deadline_that_passed_before_an_unchecked_first_poll_still_fires() {
+        let deadlines = Deadlines::get().expect("the timeout thread starts");
+        let (tx, woken) = channel();
+        let at = Instant::now();
+        std::thread::sleep(Duration::from_millis(2));
+        let mut sleep = DeadlineSleep::new(deadlines, at);
+        sleep.skip_first_check();
+        let waker = Waker::from(Arc::new(Record {
+            index: 0,
+            woken: tx,
+        }));
+        // The first poll does not look at the clock: it registers the entry...
+        assert!(sleep.poll(&mut Context::from_waker(&waker)).is_pending());
+        // ...which is due, so the thread fires it.
+        woken
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the passed deadline fires");
+        assert!(
+            sleep
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_ready()
+        );
     }
 
     #[test]
