@@ -73,7 +73,7 @@ pub(crate) struct Shared {
     pub(crate) workers: usize,
     next_reply_id: AtomicU64,
     /// Reply slots whose `ReplyTo` was serialized, by id.
-    pub(crate) replies: Mutex<std::collections::HashMap<u64, Arc<crate::message::ReplySlot>>>,
+    pub(crate) replies: Mutex<std::collections::HashMap<u64, Arc<dyn crate::message::ReplySink>>>,
 }
 
 impl fmt::Debug for Shared {

@@ -57,23 +57,47 @@ impl Clock {
 
     /// `now + duration`, saturating far in the future instead of overflowing.
     pub(crate) fn deadline(&self, duration: Duration) -> Instant {
-        let now = self.now();
-        now.checked_add(duration)
-            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+        deadline_after(self.now(), duration)
     }
 
     /// Runs `future` for at most `duration`. On real time the limit is kept by rcos's
     /// timeout thread rather than a reactor timer: a timeout usually does not fire, and
     /// this way setting and cancelling one wakes no other thread.
     pub(crate) fn timeout<F: Future>(&self, duration: Duration, future: F) -> Timeout<F> {
-        let deadline = self.deadline(duration);
+        self.timeout_impl(duration, future, false)
+    }
+
+    /// As [`timeout`](Self::timeout), for a timeout that is polled at once (`call`
+    /// awaits it right away): on real time its first poll does not read the clock again
+    /// unless the limit was zero. A deadline that passes before that poll still fires,
+    /// through the timeout thread.
+    pub(crate) fn timeout_polled_now<F: Future>(
+        &self,
+        duration: Duration,
+        future: F,
+    ) -> Timeout<F> {
+        self.timeout_impl(duration, future, true)
+    }
+
+    fn timeout_impl<F: Future>(
+        &self,
+        duration: Duration,
+        future: F,
+        polled_now: bool,
+    ) -> Timeout<F> {
         let sleep = match (self, deadlines::Deadlines::get()) {
-            (Clock::Real, Some(deadlines)) => Sleep {
-                inner: SleepInner::Deadline {
-                    timer: deadlines::DeadlineSleep::new(deadlines, deadline),
-                },
-            },
-            _ => self.sleep_until(deadline),
+            (Clock::Real, Some(deadlines)) => {
+                let now = Instant::now();
+                let deadline = deadline_after(now, duration);
+                let mut timer = deadlines::DeadlineSleep::new(deadlines, deadline);
+                if polled_now && deadline > now {
+                    timer.skip_first_check();
+                }
+                Sleep {
+                    inner: SleepInner::Deadline { timer },
+                }
+            }
+            _ => self.sleep_until(self.deadline(duration)),
         };
         Timeout { future, sleep }
     }
@@ -95,6 +119,12 @@ impl Clock {
             Clock::Virtual(v) => v.advance_to_next(),
         }
     }
+}
+
+/// `now + duration`, saturating far in the future instead of overflowing.
+fn deadline_after(now: Instant, duration: Duration) -> Instant {
+    now.checked_add(duration)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// The clock of the runtime the caller runs on.

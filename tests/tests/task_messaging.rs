@@ -239,6 +239,86 @@ fn call_returns_the_reply_and_times_out_when_the_server_never_answers() {
 }
 
 #[test]
+fn a_reply_after_the_caller_gave_up_comes_back_to_the_replier() {
+    let rt = det(7);
+    run(&rt, async {
+        let me = TaskRef::current().unwrap();
+        let caller = me.clone();
+        // Keeps the request until told to answer, then reports how the reply went.
+        let late = rcos::spawn(move |task| async move {
+            let req = task.receive().await.ok()?.downcast::<Request<u64>>().ok()?;
+            task.receive().await.ok()?;
+            let (n, reply_to) = req.into_parts();
+            let waiting = reply_to.is_waiting();
+            let err = reply_to.send(n * 2).err()?;
+            let _ = me.send((waiting, err.is_not_waiting(), err.into_inner()));
+            Some(())
+        });
+        let err = late
+            .call::<u64, u64>(21, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::Timeout), "{err}");
+        late.send(()).unwrap();
+        let report = caller
+            .receive_timeout(Duration::from_secs(1))
+            .await
+            .unwrap()
+            .expect("the replier reports")
+            .downcast::<(bool, bool, u64)>()
+            .unwrap();
+        assert_eq!(
+            report,
+            (false, true, 42),
+            "the reply is handed back, unsent"
+        );
+    });
+}
+
+#[test]
+fn call_times_out_on_real_time_and_answers_come_back_in_between() {
+    let rt = rt2();
+    run(&rt, async {
+        let silent = rcos::spawn(|task| async move {
+            let mut kept = Vec::new();
+            while let Ok(env) = task.receive().await {
+                kept.push(env);
+            }
+        });
+        let echo = rcos::spawn(|task| async move {
+            while let Ok(env) = task.receive().await {
+                if let Ok(req) = env.downcast::<Request<u64>>() {
+                    let n = *req.body();
+                    let _ = req.reply(n);
+                }
+            }
+        });
+        for round in 0..3u64 {
+            let start = std::time::Instant::now();
+            let err = silent
+                .call::<u64, u64>(round, Duration::from_millis(20))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, CallError::Timeout), "{err}");
+            assert!(start.elapsed() >= Duration::from_millis(20));
+            for n in 0..100u64 {
+                let back: u64 = echo.call(n, Duration::from_secs(10)).await.unwrap();
+                assert_eq!(back, n);
+            }
+        }
+        // A zero limit has passed already: the call times out unless the reply is
+        // there on the first poll, which it cannot be for a silent server.
+        let err = silent
+            .call::<u64, u64>(9, Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::Timeout), "{err}");
+        silent.terminate();
+        echo.terminate();
+    });
+}
+
+#[test]
 fn sending_to_an_ended_task_reports_it() {
     let rt = det(6);
     run(&rt, async {

@@ -1,16 +1,19 @@
 //! Request/reply: [`TaskRef::call`](crate::TaskRef::call) sends a [`Request`], the receiver
 //! answers through its [`ReplyTo`], and the answer goes straight to the waiting caller.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Waker};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{Envelope, Message};
 use crate::error::{ReplyError, ReplyFailure};
 use crate::runtime::{NodeId, Shared, context};
-use crate::util::{Mutex, Slot};
+use crate::util::Mutex;
 
 /// A request sent with [`TaskRef::call`](crate::TaskRef::call): the body, and where the
 /// reply goes.
@@ -71,10 +74,11 @@ pub struct ReplyTo {
 
 enum ReplyRepr {
     Local {
-        slot: Arc<ReplySlot>,
-        /// Serialized for another node, which now holds the right to reply: dropping
-        /// this copy must not tell the caller that no reply will come.
-        exported: std::sync::atomic::AtomicBool,
+        slot: Arc<dyn ReplySink>,
+        /// Dropping this copy must not close the slot: it was serialized for another
+        /// node, which now holds the right to reply, or it has replied (the slot is
+        /// closed already).
+        released: std::sync::atomic::AtomicBool,
     },
     /// A caller on a runtime this one cannot reach.
     Detached { node: NodeId, id: u64 },
@@ -87,64 +91,199 @@ enum ReplyRepr {
     },
 }
 
-/// The caller's side of a pending call.
-pub(crate) struct ReplySlot {
-    slot: Slot<Envelope>,
+/// The caller's side of a pending call, waiting for a reply of type `R`.
+///
+/// One lock holds everything: the reply, whether the slot is settled, the caller's
+/// waker and the id under which the slot was exported. Only the caller ever waits, so
+/// a single waker does instead of an event with a list of listeners (which allocated
+/// its state and a listener for every call). A local reply of the type the caller
+/// expects is stored as it is, without an envelope (one allocation fewer).
+pub(crate) struct ReplySlot<R> {
+    state: Mutex<ReplyState<R>>,
     /// The runtime through which replies from other nodes are routed.
     home: Option<Weak<Shared>>,
-    /// The id under which the slot is registered in `home`'s reply table, once exported.
-    exported_id: Mutex<Option<u64>>,
 }
 
-impl ReplySlot {
-    pub(crate) fn new(home: Option<Weak<Shared>>) -> ReplySlot {
-        ReplySlot {
-            slot: Slot::new(),
-            home,
-            exported_id: Mutex::new(None),
-        }
-    }
+struct ReplyState<R> {
+    reply: Option<Reply<R>>,
+    /// Filled, or closed by either side: no reply can come in any more.
+    closed: bool,
+    /// The caller's waker, while it waits.
+    waker: Option<Waker>,
+    /// The id under which the slot is registered in `home`'s reply table, once exported.
+    exported_id: Option<u64>,
+}
 
-    pub(crate) async fn wait(&self) -> Option<Envelope> {
-        self.slot.wait().await
-    }
+/// A reply as the caller gets it.
+pub(crate) enum Reply<R> {
+    /// Sent locally, of the expected type.
+    Value(R),
+    /// From another node, or of another type than expected.
+    Envelope(Envelope),
+}
 
+/// What a [`ReplyTo`] and the reply table see of a [`ReplySlot`], whatever its reply type.
+pub(crate) trait ReplySink: Send + Sync + 'static {
+    /// Takes a local reply out of `reply` (an `&mut Option<T>`) if the slot is open and
+    /// `T` is the expected type. `Mismatch` leaves it there: send it as an envelope.
+    fn fill_value(&self, reply: &mut dyn Any) -> Filled;
+    /// Puts an envelope in, unless the slot was closed; hands it back then.
+    fn fill_envelope(&self, env: Envelope) -> Result<(), Envelope>;
     /// The caller stopped waiting, or the replier went away.
-    pub(crate) fn close(&self) {
-        self.slot.close();
-        if let Some(id) = self.exported_id.lock().take() {
-            if let Some(home) = self.home.as_ref().and_then(Weak::upgrade) {
-                let removed = home.replies.lock().remove(&id);
-                drop(removed);
-            }
-        }
-    }
+    fn close(&self);
+    /// Whether the slot was filled or closed.
+    fn is_closed(&self) -> bool;
+    /// The slot's id in its home runtime's reply table, registering it there (as
+    /// `me`) on first use; `None` if the caller's runtime is gone.
+    fn export(&self, me: &Arc<dyn ReplySink>) -> Option<(Arc<Shared>, u64)>;
+}
 
+/// The outcome of [`ReplySink::fill_value`].
+pub(crate) enum Filled {
+    Done,
+    Closed,
+    Mismatch,
+}
+
+impl dyn ReplySink {
     /// A reply that came from another node.
     pub(crate) fn fill_from_remote(&self, env: Envelope) {
-        if self.fill(env).is_err() {
+        if self.fill_envelope(env).is_err() {
             tracing::debug!("a reply from another node came after its caller stopped waiting");
         }
     }
+}
 
-    fn fill(&self, env: Envelope) -> Result<(), Envelope> {
-        let out = self.slot.fill(env);
-        if let Some(id) = self.exported_id.lock().take() {
+impl<R: Message> ReplySlot<R> {
+    pub(crate) fn new(home: Option<Weak<Shared>>) -> ReplySlot<R> {
+        ReplySlot {
+            state: Mutex::new(ReplyState {
+                reply: None,
+                closed: false,
+                waker: None,
+                exported_id: None,
+            }),
+            home,
+        }
+    }
+
+    /// Waits until the slot is filled (`Some`) or closed (`None`). Only one caller
+    /// waits on a slot.
+    pub(crate) fn wait(&self) -> impl Future<Output = Option<Reply<R>>> + '_ {
+        std::future::poll_fn(move |cx| self.poll_wait(cx))
+    }
+
+    fn poll_wait(&self, cx: &mut Context<'_>) -> Poll<Option<Reply<R>>> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Poll::Ready(st.reply.take());
+        }
+        match &mut st.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => st.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Puts the reply in, unless the slot was closed; hands it back then.
+    fn fill(&self, reply: Reply<R>) -> Result<(), Reply<R>> {
+        let (waker, exported_id) = {
+            let mut st = self.state.lock();
+            if st.closed {
+                return Err(reply);
+            }
+            st.reply = Some(reply);
+            st.closed = true;
+            (st.waker.take(), st.exported_id.take())
+        };
+        self.settled(waker, exported_id);
+        Ok(())
+    }
+
+    /// After the slot closed (outside its lock): takes it out of the reply table if it
+    /// was exported, and wakes the caller.
+    fn settled(&self, waker: Option<Waker>, exported_id: Option<u64>) {
+        if let Some(id) = exported_id {
             if let Some(home) = self.home.as_ref().and_then(Weak::upgrade) {
                 let removed = home.replies.lock().remove(&id);
                 drop(removed);
             }
         }
-        out
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<R: Message> ReplySink for ReplySlot<R> {
+    fn fill_value(&self, reply: &mut dyn Any) -> Filled {
+        let Some(value) = reply.downcast_mut::<Option<R>>() else {
+            return Filled::Mismatch;
+        };
+        let Some(value) = value.take() else {
+            return Filled::Mismatch;
+        };
+        match self.fill(Reply::Value(value)) {
+            Ok(()) => Filled::Done,
+            Err(back) => {
+                if let (Reply::Value(back), Some(out)) = (back, reply.downcast_mut::<Option<R>>()) {
+                    *out = Some(back);
+                }
+                Filled::Closed
+            }
+        }
+    }
+
+    fn fill_envelope(&self, env: Envelope) -> Result<(), Envelope> {
+        self.fill(Reply::Envelope(env)).map_err(|back| match back {
+            Reply::Envelope(env) => env,
+            Reply::Value(value) => Envelope::new(value),
+        })
+    }
+
+    fn close(&self) {
+        let (waker, exported_id) = {
+            let mut st = self.state.lock();
+            if std::mem::replace(&mut st.closed, true) {
+                // Filled or closed before: nothing waits and nothing is registered.
+                return;
+            }
+            (st.waker.take(), st.exported_id.take())
+        };
+        self.settled(waker, exported_id);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    fn export(&self, me: &Arc<dyn ReplySink>) -> Option<(Arc<Shared>, u64)> {
+        let home = self.home.as_ref().and_then(Weak::upgrade)?;
+        let mut st = self.state.lock();
+        let id = match st.exported_id {
+            Some(id) => id,
+            // Settled already: a reply under this id finds no slot and is dropped, and
+            // nothing is left in the table for good.
+            None if st.closed => home.next_reply_id(),
+            None => {
+                let id = home.next_reply_id();
+                home.replies.lock().insert(id, me.clone());
+                st.exported_id = Some(id);
+                id
+            }
+        };
+        drop(st);
+        Some((home, id))
     }
 }
 
 impl ReplyTo {
-    pub(crate) fn local(slot: Arc<ReplySlot>) -> ReplyTo {
+    pub(crate) fn local(slot: Arc<dyn ReplySink>) -> ReplyTo {
         ReplyTo {
             repr: ReplyRepr::Local {
                 slot,
-                exported: std::sync::atomic::AtomicBool::new(false),
+                released: std::sync::atomic::AtomicBool::new(false),
             },
         }
     }
@@ -152,7 +291,7 @@ impl ReplyTo {
     /// Whether the caller still waits for the reply.
     pub fn is_waiting(&self) -> bool {
         match &self.repr {
-            ReplyRepr::Local { slot, .. } => !slot.slot.is_closed(),
+            ReplyRepr::Local { slot, .. } => !slot.is_closed(),
             ReplyRepr::Detached { .. } => false,
             ReplyRepr::Remote { .. } => true,
         }
@@ -164,13 +303,30 @@ impl ReplyTo {
     /// The reply is handed back if the caller stopped waiting or cannot be reached.
     pub fn send<R: Message>(self, reply: R) -> Result<(), ReplyError<R>> {
         match &self.repr {
-            ReplyRepr::Local { slot, .. } => slot.fill(Envelope::new(reply)).map_err(|env| {
-                let reply = match env.downcast::<R>() {
-                    Ok(reply) => reply,
-                    Err(_) => unreachable!("an envelope changed type"),
+            ReplyRepr::Local { slot, released } => {
+                // Filled or found closed, the slot is closed now: dropping this handle
+                // has nothing left to do.
+                released.store(true, std::sync::atomic::Ordering::Relaxed);
+                let mut reply = Some(reply);
+                let closed = match slot.fill_value(&mut reply) {
+                    Filled::Done => return Ok(()),
+                    Filled::Closed => true,
+                    Filled::Mismatch => false,
                 };
-                ReplyError::new(reply, ReplyFailure::NotWaiting)
-            }),
+                let Some(reply) = reply else {
+                    unreachable!("a reply the slot did not take is still here")
+                };
+                if closed {
+                    return Err(ReplyError::new(reply, ReplyFailure::NotWaiting));
+                }
+                slot.fill_envelope(Envelope::new(reply)).map_err(|env| {
+                    let reply = match env.downcast::<R>() {
+                        Ok(reply) => reply,
+                        Err(_) => unreachable!("an envelope changed type"),
+                    };
+                    ReplyError::new(reply, ReplyFailure::NotWaiting)
+                })
+            }
             ReplyRepr::Detached { .. } => Err(ReplyError::new(reply, ReplyFailure::Unreachable)),
             ReplyRepr::Remote {
                 node,
@@ -203,9 +359,9 @@ impl ReplyTo {
 
 impl Drop for ReplyTo {
     fn drop(&mut self) {
-        if let ReplyRepr::Local { slot, exported } = &self.repr {
-            if !exported.load(std::sync::atomic::Ordering::Acquire) {
-                slot.slot.close();
+        if let ReplyRepr::Local { slot, released } = &self.repr {
+            if !released.load(std::sync::atomic::Ordering::Acquire) {
+                slot.close();
             }
         }
     }
@@ -232,25 +388,11 @@ struct WireReplyTo {
 impl Serialize for ReplyTo {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let wire = match &self.repr {
-            ReplyRepr::Local { slot, exported } => {
-                let home = slot
-                    .home
-                    .as_ref()
-                    .and_then(Weak::upgrade)
+            ReplyRepr::Local { slot, released } => {
+                let (home, id) = slot
+                    .export(slot)
                     .ok_or_else(|| serde::ser::Error::custom("the caller's runtime is gone"))?;
-                let id = {
-                    let mut exported_id = slot.exported_id.lock();
-                    match *exported_id {
-                        Some(id) => id,
-                        None => {
-                            let id = home.next_reply_id();
-                            home.replies.lock().insert(id, slot.clone());
-                            *exported_id = Some(id);
-                            id
-                        }
-                    }
-                };
-                exported.store(true, std::sync::atomic::Ordering::Release);
+                released.store(true, std::sync::atomic::Ordering::Release);
                 WireReplyTo {
                     node: home.node.name.to_string(),
                     incarnation: home.node.incarnation,
@@ -287,7 +429,7 @@ impl<'de> Deserialize<'de> for ReplyTo {
                     return Ok(ReplyTo {
                         repr: ReplyRepr::Local {
                             slot,
-                            exported: std::sync::atomic::AtomicBool::new(false),
+                            released: std::sync::atomic::AtomicBool::new(false),
                         },
                     });
                 }

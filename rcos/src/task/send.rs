@@ -8,7 +8,7 @@ use super::TaskRef;
 use super::core::{Pushed, TaskCore};
 use super::taskref::Repr;
 use crate::error::{CallError, SendError, SendErrorKind};
-use crate::message::{Envelope, Message, ReplySlot, ReplyTo, Request};
+use crate::message::{Envelope, Message, Reply, ReplySink, ReplySlot, ReplyTo, Request};
 use crate::net::frame::WireMsg;
 
 impl TaskRef {
@@ -191,16 +191,17 @@ impl TaskRef {
                 None => (crate::time::current_clock(), None),
             },
         };
-        let slot = Arc::new(ReplySlot::new(home));
-        let _caller_gone = CloseOnDrop(&slot);
+        let slot = Arc::new(ReplySlot::<R>::new(home));
+        let _caller_gone = CloseOnDrop(&*slot);
         let request = Request::new(request, ReplyTo::local(slot.clone()));
         if let Err(e) = self.send(request) {
             return Err(CallError::Send(e.kind()));
         }
-        match clock.timeout(timeout, slot.wait()).await {
+        match clock.timeout_polled_now(timeout, slot.wait()).await {
             Err(_) => Err(CallError::Timeout),
             Ok(None) => Err(CallError::NoReply),
-            Ok(Some(env)) => env
+            Ok(Some(Reply::Value(reply))) => Ok(reply),
+            Ok(Some(Reply::Envelope(env))) => env
                 .downcast::<R>()
                 .map_err(|env| CallError::WrongReply(crate::error::WrongReply::new(env))),
         }
@@ -208,7 +209,7 @@ impl TaskRef {
 }
 
 /// Closes a reply slot when the caller stops waiting.
-struct CloseOnDrop<'a>(&'a Arc<ReplySlot>);
+struct CloseOnDrop<'a>(&'a dyn ReplySink);
 
 impl Drop for CloseOnDrop<'_> {
     fn drop(&mut self) {
