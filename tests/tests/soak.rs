@@ -155,6 +155,9 @@ struct Report {
     rss: (f64, f64),
     anon_slope_mib_min: f64,
     anon: (f64, f64),
+    /// The slopes of the RSS, its anonymous part and the heap in use over the second
+    /// half of the run, in MiB an hour (reported, not judged).
+    late_slopes_mib_h: [f64; 3],
     /// A's tasks at the first and the last sample after warm-up.
     tasks: (usize, usize),
     fds: (usize, usize),
@@ -239,6 +242,11 @@ impl std::fmt::Display for Report {
             self.heap_slope_mib_min,
             self.tasks.0,
             self.tasks.1
+        )?;
+        let [rss, anon, heap] = self.late_slopes_mib_h;
+        writeln!(
+            f,
+            "F1 memory (node A) over the second half: slopes RSS {rss:.2} MiB/h, anonymous {anon:.2} MiB/h, heap in use {heap:.2} MiB/h"
         )?;
         if !self.problems.is_empty() {
             writeln!(f, "F1 problems: {:?}", self.problems)?;
@@ -509,6 +517,9 @@ impl Soak {
         let mut samples = Series::default();
         let mut heap_samples = Series::default();
         let mut anon_samples = Series::default();
+        // The same over the second half of the run only (for information: what is left
+        // of the growth once the allocator has settled).
+        let mut late = [Series::default(), Series::default(), Series::default()];
         let mut tasks: Option<(usize, usize)> = None;
         let mut baseline: Option<(usize, usize)> = None;
         let mut last = (0, 0);
@@ -524,6 +535,11 @@ impl Soak {
                 samples.add(t, rss);
                 heap_samples.add(t, heap);
                 anon_samples.add(t, anon);
+                if start.elapsed() >= duration / 2 {
+                    for (series, kib) in late.iter_mut().zip([rss, anon, heap]) {
+                        series.add(t, kib);
+                    }
+                }
                 baseline.get_or_insert((fds, threads));
                 let n = self.a.task_count();
                 tasks.get_or_insert((n, n)).1 = n;
@@ -586,6 +602,7 @@ impl Soak {
         r.rss = samples.ends_mib();
         r.anon = anon_samples.ends_mib();
         r.heap = heap_samples.ends_mib();
+        r.late_slopes_mib_h = late.map(|s| s.slope() * 60.0 / 1024.0);
         r.tasks = tasks.unwrap_or_default();
         let base = baseline.unwrap_or(last);
         r.fds = (base.0, last.0);
