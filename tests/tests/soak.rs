@@ -548,9 +548,15 @@ impl Soak {
             let secs = start.elapsed().as_secs();
             if secs % 10 == 0 || std::env::var("RCOS_SOAK_VERBOSE").is_ok() {
                 let conns = self.proxies.connections();
+                let watching: Vec<usize> = self
+                    .watchers
+                    .iter()
+                    .map(|w| w.as_ref().map_or(0, |(t, _)| t.mailbox_len()))
+                    .collect();
                 println!(
-                    "soak: {secs} s: fds {fds}, threads {threads}, RSS {rss} KiB (anonymous {anon}), heap {heap} KiB, tasks {}, connections made through the proxies {conns:?}",
-                    self.a.task_count()
+                    "soak: {secs} s: fds {fds}, threads {threads}, RSS {rss} KiB (anonymous {anon}), heap {heap} KiB, tasks {}, queued at the sink {} and the watchers {watching:?}, connections made through the proxies {conns:?}",
+                    self.a.task_count(),
+                    sink.mailbox_len()
                 );
             }
             if Instant::now() >= next_fault && start.elapsed() + every / 2 < duration {
