@@ -6,6 +6,7 @@
 #![cfg(all(unix, feature = "tls"))]
 
 mod cluster_support;
+mod tls_support;
 
 #[path = "../../examples/shared/cluster_jobs.rs"]
 mod cluster_jobs;
@@ -15,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use cluster_jobs::compute;
 use cluster_support::{Statuses, start_node};
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use rcos::TaskRef;
 use rcos::cluster::{Cluster, ClusterStatus};
 use rcos::net::{Location, NodeConfig};
 use rcos_tests::{PATIENCE, SECRET, node_with};
+use tls_support::Ca;
 
 /// A discovery port of this test's own: in 30000 to 32759 (below the ephemeral range,
 /// away from the default 9705 and from the ports `net_discovery` uses), different for
@@ -77,59 +78,15 @@ fn a_client_with_discovery_finds_a_discovering_node_and_runs_a_job_on_it() {
     drop(node);
 }
 
-/// A certificate authority made for the test.
-struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        Ca { cert, key }
+/// Writes a certificate, its key and `ca`'s certificate to `dir`, as `cluster_node`
+/// takes them: `[cert, key, trusted]`.
+fn files(ca: &Ca, dir: &Path, tag: &str) -> [PathBuf; 3] {
+    let (cert, key) = ca.issue(&["localhost", "127.0.0.1"]);
+    let paths = ["cert", "key", "ca"].map(|f| dir.join(format!("{tag}-{f}.pem")));
+    for (path, pem) in paths.iter().zip([&cert, &key, &ca.pem()]) {
+        std::fs::write(path, pem).unwrap();
     }
-
-    /// A node certificate and key (PEM) for 127.0.0.1, for both ends of a connection.
-    fn issue(&self) -> (String, String) {
-        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-        let mut params = CertificateParams::new(names).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "localhost");
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-
-    /// Writes a certificate, its key and this authority's certificate to `dir`, as
-    /// `cluster_node` takes them: `[cert, key, trusted]`.
-    fn files(&self, dir: &Path, tag: &str) -> [PathBuf; 3] {
-        let (cert, key) = self.issue();
-        let paths = ["cert", "key", "ca"].map(|f| dir.join(format!("{tag}-{f}.pem")));
-        for (path, pem) in paths.iter().zip([&cert, &key, &self.cert.pem()]) {
-            std::fs::write(path, pem).unwrap();
-        }
-        paths
-    }
-
-    /// A client configuration with TLS under this authority. The handshake timeout is
-    /// long, so that a refusal that came from a timeout would show.
-    fn client_config(&self) -> NodeConfig {
-        let (cert, key) = self.issue();
-        NodeConfig::new()
-            .secret(SECRET)
-            .handshake_timeout(Duration::from_secs(20))
-            .tls(cert.as_bytes(), key.as_bytes(), self.cert.pem().as_bytes())
-            .unwrap()
-    }
+    paths
 }
 
 /// The `NodeIgnored` reason a client with `config` gets for the node at `at`, and how
@@ -166,7 +123,7 @@ fn a_tls_client_runs_a_job_on_a_tls_node_and_others_are_refused_at_once() {
     let ca = Ca::new("rcos cluster test CA");
     let dir = std::env::temp_dir().join(format!("rcos-cluster-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let [cert, key, trusted] = ca.files(&dir, "node");
+    let [cert, key, trusted] = files(&ca, &dir, "node");
     let node = start_node(&[
         "--cpus",
         "1",
@@ -179,7 +136,7 @@ fn a_tls_client_runs_a_job_on_a_tls_node_and_others_are_refused_at_once() {
     ]);
     let at = node.at;
 
-    let rt = node_with("tls-client", ca.client_config());
+    let rt = node_with("tls-client", ca.node_config(SECRET));
     rcos_tests::run(&rt, async move {
         let cluster = Cluster::builder().node(at).start().unwrap();
         cluster.wait_nodes(1, PATIENCE).await.unwrap();
@@ -200,12 +157,12 @@ fn a_tls_client_runs_a_job_on_a_tls_node_and_others_are_refused_at_once() {
 
     // With a certificate from another authority: refused at once too.
     let other = Ca::new("another CA");
-    let (reason, took) = refused("stranger-client", other.client_config(), at);
+    let (reason, took) = refused("stranger-client", other.node_config(SECRET), at);
     assert!(reason.contains("cannot connect"), "{reason}");
     assert!(took < Duration::from_secs(10), "took {took:?}: {reason}");
 
     // The node is still there for a client it trusts.
-    let rt = node_with("tls-client-2", ca.client_config());
+    let rt = node_with("tls-client-2", ca.node_config(SECRET));
     rcos_tests::run(&rt, async move {
         let cluster = Cluster::builder().node(at).start().unwrap();
         cluster.wait_nodes(1, PATIENCE).await.unwrap();

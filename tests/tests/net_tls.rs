@@ -6,58 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use rcos::net::{self, Location, NetError, NodeConfig};
 use rcos::{Interrupt, Request, Runtime, TaskRef};
 use rcos_tests::{SECRET, node_with, run};
+use tls_support::Ca;
 
-/// A certificate authority made for the test.
-struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        Ca { cert, key }
-    }
-
-    fn pem(&self) -> String {
-        self.cert.pem()
-    }
-
-    /// A node certificate (PEM) and its key, valid for `names` (DNS names or IP
-    /// addresses), for both ends of a connection.
-    fn issue(&self, names: &[&str]) -> (String, String) {
-        let mut params =
-            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        params.distinguished_name.push(DnType::CommonName, names[0]);
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-
-    /// A node configuration with TLS under this authority and `secret`.
-    fn node_config(&self, secret: &[u8]) -> NodeConfig {
-        let (cert, key) = self.issue(&["localhost", "127.0.0.1"]);
-        NodeConfig::new()
-            .secret(secret.to_vec())
-            // Long, so that a refusal that came from a timeout would show.
-            .handshake_timeout(Duration::from_secs(20))
-            .tls(cert.as_bytes(), key.as_bytes(), self.pem().as_bytes())
-            .unwrap()
-    }
-}
+mod tls_support;
 
 fn serve_upper(rt: &Runtime, name: &str) -> TaskRef {
     let task = rt.spawn(|task| async move {
