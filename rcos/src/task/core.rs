@@ -121,17 +121,7 @@ impl Queue {
         }
         env
     }
-}
 
-/// Gives back most of a queue's room when a burst made it large and at most a quarter
-/// of it is used (so that shrinking, which moves the messages, happens rarely).
-fn trim(queue: &mut VecDeque<Envelope>) {
-    if queue.capacity() > QUEUE_KEPT && queue.len() <= queue.capacity() / 4 {
-        queue.shrink_to((2 * queue.len()).max(QUEUE_KEPT / 4));
-    }
-}
-
-impl Queue {
     /// Moves every message to the back of `to`, oldest first.
     pub(crate) fn append_to(&mut self, to: &mut VecDeque<Envelope>) {
         if let Some(queue) = &mut self.0 {
@@ -156,6 +146,14 @@ impl Queue {
             None if queue.capacity() == 0 => {}
             None => self.0 = Some(Box::new(queue)),
         }
+    }
+}
+
+/// Gives back most of a queue's room when a burst made it large and at most a quarter
+/// of it is used (so that shrinking, which moves the messages, happens rarely).
+fn trim(queue: &mut VecDeque<Envelope>) {
+    if queue.capacity() > QUEUE_KEPT && queue.len() <= queue.capacity() / 4 {
+        queue.shrink_to((2 * queue.len()).max(QUEUE_KEPT / 4));
     }
 }
 
