@@ -143,7 +143,7 @@ struct Report {
     broadcast_disorder: usize,
     monitors_told: usize,
     monitors_due: usize,
-    detection_ms: Vec<u64>,
+    detection_ms: Detections,
     rss_slope_mib_min: f64,
     /// The bound on that slope for this run's length.
     rss_limit_mib_min: f64,
@@ -182,13 +182,7 @@ impl Report {
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut d = self.detection_ms.clone();
-        d.sort_unstable();
-        let p = |q: f64| {
-            d.get(((d.len().max(1) - 1) as f64 * q).round() as usize)
-                .copied()
-                .unwrap_or(0)
-        };
+        let p = |q: f64| self.detection_ms.quantile(q);
         writeln!(
             f,
             "F1 soak: faults {}: {}",
@@ -419,10 +413,11 @@ impl Soak {
         let _ = watcher.value_timeout(limit);
         let told = told.lock().unwrap();
         self.report.monitors_told += told.len();
-        self.report.detection_ms.extend(
-            told.iter()
-                .map(|t| t.saturating_duration_since(since).as_millis() as u64),
-        );
+        for t in told.iter() {
+            self.report
+                .detection_ms
+                .add(t.saturating_duration_since(since).as_millis() as u64);
+        }
         if told.len() < WATCHED {
             self.report.problems.push(format!(
                 "child {i}: only {}/{WATCHED} monitors told within {limit:?}",
@@ -773,6 +768,43 @@ fn proxy_host(n: usize) {
             }
         }
         println!("done {line}");
+    }
+}
+
+/// Detection times in milliseconds, counted per millisecond up to the longest wait
+/// for a notice (a longer one counts at that bound), so that the harness's own memory
+/// does not grow with the run: its table is allocated once, before warm-up.
+#[derive(Debug)]
+struct Detections(Vec<u32>);
+
+impl Default for Detections {
+    fn default() -> Detections {
+        let bound = (BEAT * (MISSES + 1) + Duration::from_secs(10)).as_millis() as usize;
+        Detections(vec![0; bound + 1])
+    }
+}
+
+impl Detections {
+    fn add(&mut self, ms: u64) {
+        let last = self.0.len() - 1;
+        self.0[(ms as usize).min(last)] += 1;
+    }
+
+    /// The `q` quantile (0 to 1) in milliseconds; 0 when nothing was counted.
+    fn quantile(&self, q: f64) -> u64 {
+        let n: u64 = self.0.iter().map(|&c| u64::from(c)).sum();
+        if n == 0 {
+            return 0;
+        }
+        let rank = ((n - 1) as f64 * q).round() as u64;
+        let mut seen = 0;
+        for (ms, &c) in self.0.iter().enumerate() {
+            seen += u64::from(c);
+            if seen > rank {
+                return ms as u64;
+            }
+        }
+        (self.0.len() - 1) as u64
     }
 }
 

@@ -45,6 +45,18 @@ const BUFFER_KEPT: usize = 2 * RECORD_TARGET;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// Makes room in `buf` for `additional` more bytes, doubling as a `Vec` does but never
+/// past [`RECORD_TARGET`] unless the bytes need it: a buffer that holds records of
+/// the target size stays at that size, not at twice it (the next power of two), which
+/// would also put it past the allocator's threshold for memory of its own.
+fn reserve_capped(buf: &mut Vec<u8>, additional: usize) {
+    let need = buf.len() + additional;
+    if need > buf.capacity() {
+        let room = (buf.capacity() * 2).min(RECORD_TARGET + MAC_LEN).max(need);
+        buf.reserve_exact(room - buf.len());
+    }
+}
+
 /// Why a connection's stream was refused or closed.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -237,6 +249,7 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
         while self.buf.len() < total {
             let want = (total - self.buf.len()).min(READ_CHUNK);
             let start = self.buf.len();
+            reserve_capped(&mut self.buf, want);
             self.buf.resize(start + want, 0);
             self.inner.read_exact(&mut self.buf[start..]).await?;
         }
@@ -292,6 +305,7 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
         if !self.body.is_empty() && self.body.len() + frame.len() > self.max.min(RECORD_TARGET) {
             self.write_record().await?;
         }
+        reserve_capped(&mut self.body, frame.len());
         self.body.extend_from_slice(frame);
         Ok(())
     }
@@ -405,6 +419,9 @@ mod tests {
             // A backlog of 1 MB of small frames, then one large frame, then a small one.
             for _ in 0..1000 {
                 block_on(w.push_encoded(&frame)).unwrap();
+                // Records of the target size need no more room than that (not the
+                // next power of two).
+                assert!(w.body.capacity() <= RECORD_TARGET + MAC_LEN);
             }
             block_on(w.push_encoded(&big)).unwrap();
             block_on(w.push_encoded(&frame)).unwrap();
@@ -420,8 +437,13 @@ mod tests {
         while let Ok(body) = block_on(r.read_record()) {
             sizes.push(body.len());
             if body.len() <= RECORD_TARGET {
-                // Not held at the large record's size after it.
-                assert!(r.buf.capacity() <= BUFFER_KEPT, "{}", r.buf.capacity());
+                // Not held at the large record's size after it, nor doubled past the
+                // target for records of the target size.
+                assert!(
+                    r.buf.capacity() <= RECORD_TARGET + MAC_LEN,
+                    "{}",
+                    r.buf.capacity()
+                );
             }
         }
         assert_eq!(sizes.iter().sum::<usize>(), 1001 * 1000 + big.len());

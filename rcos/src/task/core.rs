@@ -105,6 +105,12 @@ impl Queue {
         self.0.as_ref().map_or(0, |q| q.len())
     }
 
+    /// Whether a message ever arrived (the queue holds an allocation, maybe empty).
+    #[inline]
+    pub(crate) fn is_allocated(&self) -> bool {
+        self.0.is_some()
+    }
+
     #[inline]
     pub(crate) fn push_back(&mut self, env: Envelope) {
         self.0.get_or_insert_with(Box::default).push_back(env);
@@ -566,8 +572,13 @@ impl TaskCore {
                     ..Extra::default()
                 }));
             }
+            // The queue goes even when empty: its room would otherwise stay allocated
+            // as long as a reference to the task does (an exported task's state is
+            // kept a while after it ends, see `RecentlyEnded`).
             (
-                (!st.queue.is_empty()).then(|| std::mem::take(&mut st.queue)),
+                st.queue
+                    .is_allocated()
+                    .then(|| std::mem::take(&mut st.queue)),
                 extra,
                 st.daemon,
                 st.self_waker.take(),
@@ -613,9 +624,11 @@ impl TaskCore {
             }
         }
         // Queued messages go with the task; requests among them tell their callers.
-        drop(queue);
-        // Only the task itself fills its batch, and it has stopped running.
-        if self.batched.load(Ordering::Relaxed) {
+        // Only the task itself fills its batch (from the queue, so never unless the
+        // queue was allocated), and it has stopped running: the batch goes too, with
+        // its room.
+        if queue.is_some() || self.batched.load(Ordering::Relaxed) {
+            drop(queue);
             let batch = std::mem::take(&mut *self.batch.lock());
             self.batched.store(false, Ordering::Relaxed);
             drop(batch);
@@ -978,5 +991,46 @@ mod queue_tests {
             .collect();
         let n = (4 * QUEUE_KEPT) as u64;
         assert_eq!(left, (n - 5..n).collect::<Vec<_>>());
+    }
+}
+
+#[cfg(test)]
+mod end_tests {
+    use super::QUEUE_KEPT;
+    use crate::Runtime;
+
+    /// An ended task's state lives on while someone holds a reference to it (an
+    /// exported task's, for a while, in the table): its mailbox's room does not.
+    #[test]
+    fn an_ended_task_keeps_no_mailbox_room() {
+        let rt = Runtime::builder().workers(1).build().expect("a runtime");
+        let n = 4 * QUEUE_KEPT as u64;
+        // Waits for a go, so the whole burst is queued before it receives: then
+        // selective receive takes it all into the batch in one go.
+        let task = rt.spawn(move |me| async move {
+            let _: String = me.receive_type().await?;
+            let mut sum = 0;
+            for _ in 0..n / 2 {
+                sum += me.receive_type::<u64>().await?;
+            }
+            // Half the burst is still queued when it ends.
+            Ok::<u64, crate::Interrupt>(sum)
+        });
+        for i in 0..n {
+            task.send(i);
+        }
+        task.send(String::from("go"));
+        let ended = task.clone();
+        rt.block_on(async move { ended.finish().await });
+        let core = task.core().expect("a local task");
+        assert!(
+            !core.state.lock().queue.is_allocated(),
+            "the ended task's queue holds no allocation"
+        );
+        let batch = core.batch.lock();
+        assert!(
+            batch.0.as_ref().is_none_or(|q| q.capacity() == 0),
+            "the ended task's batch holds no room"
+        );
     }
 }
