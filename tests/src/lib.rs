@@ -112,17 +112,37 @@ pub fn log_if_asked() {
     });
 }
 
-/// A node runtime with a custom configuration (heartbeats made quick unless set).
+/// A node runtime with a custom configuration, with quick heartbeats (a peer silent
+/// for 400 ms is down) and a short reconnection grace, so that loss is seen fast.
 pub fn node_with(name: &str, config: rcos::net::NodeConfig) -> Runtime {
+    node_beating(
+        name,
+        config
+            .heartbeat(Duration::from_millis(100), 4)
+            .reconnect_grace(Duration::from_millis(500)),
+    )
+}
+
+/// A node for a test whose subject is not failure detection, where a peer declared
+/// lost by mistake would change what the test sees: the peer is down after 3 s of
+/// silence (a busy 2-core CI machine can starve a node's threads for longer than
+/// `node`'s 400 ms).
+pub fn node_patient(name: &str) -> Runtime {
+    node_beating(
+        name,
+        rcos::net::NodeConfig::new()
+            .secret(SECRET)
+            .heartbeat(Duration::from_millis(250), 12)
+            .reconnect_grace(Duration::from_secs(2)),
+    )
+}
+
+fn node_beating(name: &str, config: rcos::net::NodeConfig) -> Runtime {
     log_if_asked();
     Runtime::builder()
         .workers(2)
         .name(name.to_string())
-        .node(
-            config
-                .heartbeat(Duration::from_millis(100), 4)
-                .reconnect_grace(Duration::from_millis(500)),
-        )
+        .node(config)
         .build()
         .expect("node starts")
 }

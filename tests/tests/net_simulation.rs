@@ -674,3 +674,73 @@ fn d8_the_same_seed_runs_the_same_way() {
         assert_eq!(run(seed), run(seed), "seed {seed} ran two ways");
     }
 }
+
+/// C7 in simulation, one side only: node b stops hearing a (a one-way partition) and
+/// declares it lost — its monitor of a task on a is told `NodeLost` — while a, with a
+/// long reconnection grace, gets the connection back once the partition heals and
+/// never declares b lost. a still holds b's monitor then; when the task ends, b's
+/// monitor must not hear of it again: one notice per monitor.
+#[test]
+fn d8_c7_a_peer_declared_lost_that_comes_back_sends_no_second_notice() {
+    let figures = for_seeds("D8/C7-one-side", |seed| {
+        let sim = Sim::new(seed);
+        let a = sim
+            .node("a", config().reconnect_grace(Duration::from_secs(60)))
+            .expect("node a");
+        let b = sim
+            .node("b", config().reconnect_grace(Duration::from_millis(1)))
+            .expect("node b");
+        let (a_at, b_at) = (a.location().unwrap(), b.location().unwrap());
+        let target = a.spawn(|me| async move { me.receive_type::<String>().await.map(|_| ()) });
+        target.register("c7-target").unwrap();
+        let partition_after = Duration::from_millis(draw(seed, 0, 1..1_000));
+        let stray = drive(&b, async move {
+            let me = connect(a_at).await?;
+            let t = TaskRef::locate_at(a_at, "c7-target", Duration::from_secs(10))
+                .await
+                .map_err(|e| e.to_string())?;
+            me.monitor(&t).map_err(|e| e.to_string())?;
+            rcos::time::sleep(partition_after).await;
+            sim.partition(a_at, b_at);
+            let notice = me
+                .receive_type::<MonitorStatus>()
+                .await
+                .map_err(|e| e.to_string())?;
+            if !matches!(notice.exit, Exit::NodeLost) {
+                return Err(format!("the monitor was told {:?}", notice.exit));
+            }
+            next_status(&me, a_at, false).await?;
+            sim.heal(a_at, b_at);
+            next_status(&me, a_at, true).await?;
+            // The target ends now, on a node that never lost b. (Delivered until it
+            // is: the connection back may still be replaced by one dialed the other
+            // way, losing what was in flight on it.)
+            loop {
+                match t.deliver("end".to_string(), Duration::from_secs(1)).await {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == SendErrorKind::Ended => break,
+                    Err(_) => {}
+                }
+            }
+            let exit = t.finish().await;
+            if !matches!(exit, Exit::Returned(_)) {
+                return Err(format!("the target ended with {exit:?}"));
+            }
+            // Anything a would send about it has arrived well within this.
+            me.receive_type_timeout::<MonitorStatus>(Duration::from_secs(10))
+                .await
+                .map_err(|e| e.to_string())
+        })?;
+        match stray {
+            None => Ok(()),
+            Some(status) => Err(format!(
+                "the monitor was told twice: NodeLost, then {:?}",
+                status.exit
+            )),
+        }
+    });
+    println!(
+        "D8/C7-one-side: {} runs, one notice per monitor in every one",
+        figures.len()
+    );
+}

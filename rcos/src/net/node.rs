@@ -79,8 +79,49 @@ struct NodeState {
     /// Frames for nodes being connected to, with the incarnation they are meant for,
     /// in the order they were sent.
     waiting: HashMap<Location, Vec<(u64, Frame)>>,
+    /// Monitors of tasks on nodes being connected to: (incarnation, monitor, target).
+    /// At the connection they become the peer's (before the frames that waited with
+    /// them go out, so that a connection that ends at once tells them).
+    monitors_waiting: HashMap<Location, Vec<(u64, TaskRef, TaskRef)>>,
     status: Vec<TaskRef>,
     stopped: bool,
+    /// Monitors (monitor's id, target's id) told that a peer was lost, by the peer's
+    /// incarnation, oldest first, at most [`LOST_TOLD_KEPT`] in all: if that incarnation
+    /// comes back (it was declared lost, but it was not gone), those whose monitor is
+    /// still alive are fenced off on its new session, so that no status for them from
+    /// it gets through after their notice.
+    lost_told: std::collections::VecDeque<(u64, Vec<(u64, u64)>)>,
+}
+
+/// How many monitors told of lost peers are remembered in case a peer comes back (see
+/// `NodeState::lost_told`); the oldest peers' are forgotten first.
+const LOST_TOLD_KEPT: usize = 4096;
+
+impl NodeState {
+    /// Remembers the monitors told that peer `inc` was lost; forgets those of monitors
+    /// that have ended since (`alive` says which are not), and the oldest beyond
+    /// [`LOST_TOLD_KEPT`].
+    fn remember_told(&mut self, inc: u64, told: Vec<(u64, u64)>, alive: impl Fn(u64) -> bool) {
+        for (_, kept) in &mut self.lost_told {
+            kept.retain(|(monitor, _)| alive(*monitor));
+        }
+        self.lost_told.retain(|(_, kept)| !kept.is_empty());
+        if !told.is_empty() {
+            self.lost_told.push_back((inc, told));
+        }
+        let mut total: usize = self.lost_told.iter().map(|(_, t)| t.len()).sum();
+        while total > LOST_TOLD_KEPT {
+            let Some((_, oldest)) = self.lost_told.pop_front() else {
+                break;
+            };
+            total -= oldest.len();
+        }
+    }
+
+    fn take_lost_told(&mut self, inc: u64) -> Option<Vec<(u64, u64)>> {
+        let i = self.lost_told.iter().position(|(n, _)| *n == inc)?;
+        self.lost_told.remove(i).map(|(_, told)| told)
+    }
 }
 
 impl Node {
@@ -464,7 +505,7 @@ impl Node {
         let identity = session.peer.clone();
         let inc = identity.incarnation;
         let minor = session.minor;
-        let (peer, epoch, fresh) = {
+        let (peer, epoch, fresh, gone) = {
             let mut st = self.state.lock();
             if st.stopped {
                 closer();
@@ -499,14 +540,39 @@ impl Node {
                     st.by_location.insert(location, inc);
                 }
                 st.peers.insert(inc, peer.clone());
+                if let Some(told) = st.take_lost_told(inc) {
+                    // Declared lost earlier, it was not gone: its node may still hold
+                    // monitors whose notice was given here. They go first. (A monitor
+                    // that has ended hears of nothing anyway.)
+                    let live: Vec<(TaskRef, u64)> = match self.shared.upgrade() {
+                        Some(shared) => told
+                            .iter()
+                            .filter_map(|(monitor, target)| {
+                                let core = shared.tasks.get(*monitor)?;
+                                Some((TaskRef::from_core(core), *target))
+                            })
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    tracing::info!(peer = %identity.name, monitors = live.len(), "a peer declared lost came back: the monitors told of it are fenced off");
+                    peer.fence_off(&live);
+                }
                 Self::announce(&mut st, &peer, true);
                 (peer, 0, true)
             };
             // The frames that waited for this connection are queued before the lock
             // lets a concurrent `send_to` find the peer and queue behind them.
-            Self::release_waiting(&mut st, &found.0);
-            found
+            let gone = Self::release_waiting(&mut st, &found.0);
+            (found.0, found.1, found.2, gone)
         };
+        for (monitor, target) in gone {
+            // Meant for an earlier incarnation of the node: that one has gone.
+            let _ = monitor.send_system(MonitorStatus {
+                task: target,
+                exit: Exit::NodeLost,
+            });
+        }
+        tracing::debug!(peer = %identity.name, dialed, epoch, fresh, "connection attached");
         peer.last_heard.store(self.now_ms(), Ordering::Release);
         peer.poke();
         let node = self.clone();
@@ -520,13 +586,26 @@ impl Node {
         crate::util::notify(&self.changed, usize::MAX);
     }
 
-    /// Queues the frames that waited for this peer's connection, ahead of anything else.
-    fn release_waiting(st: &mut NodeState, peer: &Arc<Peer>) {
+    /// Queues the frames that waited for this peer's connection, ahead of anything else,
+    /// after making the monitors that waited with them the peer's. Returns the waiting
+    /// monitors meant for another incarnation, to be told it is lost.
+    fn release_waiting(st: &mut NodeState, peer: &Arc<Peer>) -> Vec<(TaskRef, TaskRef)> {
         let Some(location) = peer.location else {
-            return;
+            return Vec::new();
         };
-        let waiting = st.waiting.remove(&location).unwrap_or_default();
         let inc = peer.identity.incarnation;
+        let mut gone = Vec::new();
+        if let Some(monitors) = st.monitors_waiting.remove(&location) {
+            let mut watched = peer.watched.lock();
+            for (meant_for, monitor, target) in monitors {
+                if meant_for == inc {
+                    watched.push((monitor, target));
+                } else {
+                    gone.push((monitor, target));
+                }
+            }
+        }
+        let waiting = st.waiting.remove(&location).unwrap_or_default();
         let mut stale = 0;
         for (meant_for, frame) in waiting {
             if meant_for == inc {
@@ -538,6 +617,94 @@ impl Node {
         if stale > 0 {
             tracing::warn!(peer = %peer.identity.name, stale, "frames for an earlier incarnation of a node dropped");
         }
+        gone
+    }
+
+    /// Makes the local task `monitor` a monitor of `target`, on the node with
+    /// incarnation `inc` at `location`, which is not connected now: the monitor waits
+    /// with the frames for that node and becomes its peer's when the connection is made
+    /// (covering every message sent from now on). If no connection comes within the
+    /// request timeout, or the node cannot be reached, it is told `NodeLost`.
+    pub(crate) fn monitor_when_connected(
+        self: &Arc<Self>,
+        inc: u64,
+        location: Option<Location>,
+        monitor: TaskRef,
+        target: TaskRef,
+    ) {
+        let lost = |monitor: &TaskRef, target: TaskRef| {
+            let _ = monitor.send_system(MonitorStatus {
+                task: target,
+                exit: Exit::NodeLost,
+            });
+        };
+        let request = Frame::Monitor {
+            target: target.id().as_u64(),
+            monitor: monitor.clone(),
+        };
+        let location = {
+            let mut st = self.state.lock();
+            if let Some(peer) = st.peers.get(&inc).cloned() {
+                // Connected meanwhile.
+                drop(st);
+                peer.watched.lock().push((monitor.clone(), target.clone()));
+                if peer.push(&request).is_err() {
+                    let mut watched = peer.watched.lock();
+                    let before = watched.len();
+                    watched.retain(|(m, t)| !(*m == monitor && *t == target));
+                    let still_here = watched.len() != before;
+                    drop(watched);
+                    if still_here {
+                        lost(&monitor, target);
+                    }
+                }
+                return;
+            }
+            let reachable = location
+                .filter(|l| !st.stopped && st.by_location.get(l).is_none_or(|known| *known == inc));
+            let Some(location) = reachable else {
+                drop(st);
+                lost(&monitor, target);
+                return;
+            };
+            st.monitors_waiting.entry(location).or_default().push((
+                inc,
+                monitor.clone(),
+                target.clone(),
+            ));
+            st.waiting.entry(location).or_default().push((inc, request));
+            location
+        };
+        let node = self.clone();
+        self.spawn_system("rcos-net-monitor", move |_| async move {
+            let timeout = node.config.request_timeout;
+            let connected = node.clock.timeout(timeout, node.connect(location, false)).await;
+            if matches!(connected, Ok(Ok(_))) {
+                return; // the connection took the monitor, or told it
+            }
+            // Still waiting (no connection took it): it is told here, once.
+            let still_waiting = {
+                let mut st = node.state.lock();
+                let mut found = false;
+                if let Some(monitors) = st.monitors_waiting.get_mut(&location) {
+                    if let Some(i) = monitors
+                        .iter()
+                        .position(|(n, m, t)| *n == inc && *m == monitor && *t == target)
+                    {
+                        monitors.swap_remove(i);
+                        found = true;
+                    }
+                    if monitors.is_empty() {
+                        st.monitors_waiting.remove(&location);
+                    }
+                }
+                found
+            };
+            if still_waiting {
+                tracing::debug!(%location, "monitor of a task on a node not reached: told it is lost");
+                lost(&monitor, target);
+            }
+        });
     }
 
     /// Sends a frame to the node with incarnation `inc`: queued on its connection, or,
@@ -596,6 +763,7 @@ impl Node {
         epoch: u64,
         error: &WireError,
     ) {
+        tracing::debug!(peer = %peer.identity.name, epoch, current = peer.epoch.load(Ordering::Acquire), %error, "connection ended");
         if peer
             .epoch
             .compare_exchange(epoch, epoch + 1, Ordering::AcqRel, Ordering::Acquire)
@@ -629,6 +797,7 @@ impl Node {
                 Some(location) if !peer.closed_for_good() => {
                     let grace = node.config.reconnect_grace;
                     let back = matches!(node.clock.timeout(grace, node.connect(location, false)).await, Ok(Ok(inc)) if inc == peer.identity.incarnation);
+                    tracing::debug!(peer = %peer.identity.name, back, "recovery dial ended");
                     if back && peer.closed_for_good() {
                         // `close_peer` ran while the dial was under way: what it closed
                         // stays closed.
@@ -647,29 +816,47 @@ impl Node {
     /// Declares a peer lost: monitors of its tasks and requests to it learn of it.
     pub(crate) fn lose(self: &Arc<Self>, peer: &Arc<Peer>, why: &str) {
         let inc = peer.identity.incarnation;
-        let wanted = {
+        let (wanted, watched) = {
             let mut st = self.state.lock();
             if !st.peers.get(&inc).is_some_and(|p| Arc::ptr_eq(p, peer)) {
+                tracing::debug!(peer = %peer.identity.name, why, "not declared lost: replaced or gone already");
                 return;
             }
             if peer.is_connected() {
-                return; // it came back meanwhile
+                tracing::debug!(peer = %peer.identity.name, why, "not declared lost: it came back meanwhile");
+                return;
             }
             st.peers.remove(&inc);
+            // Under the lock that `attach` takes: a new session of this incarnation
+            // finds them.
+            let watched = std::mem::take(&mut *peer.watched.lock());
+            let mut told = peer.take_told();
+            told.extend(
+                watched
+                    .iter()
+                    .map(|(monitor, target)| (monitor.id().as_u64(), target.id().as_u64())),
+            );
+            let shared = self.shared.upgrade();
+            st.remember_told(inc, told, |monitor| {
+                shared
+                    .as_ref()
+                    .is_some_and(|s| s.tasks.get(monitor).is_some())
+            });
             if let Some(location) = peer.location {
                 if st.by_location.get(&location) == Some(&inc) {
                     st.by_location.remove(&location);
                 }
             }
             Self::announce(&mut st, peer, false);
-            peer.location
-                .filter(|l| st.wanted.contains(l) && !st.stopped)
+            let wanted = peer
+                .location
+                .filter(|l| st.wanted.contains(l) && !st.stopped);
+            (wanted, watched)
         };
         tracing::warn!(peer = %peer.identity.name, why, "peer lost");
         peer.close_outbound();
         self.files.peer_gone(inc);
         self.fail_requests(peer);
-        let watched = std::mem::take(&mut *peer.watched.lock());
         for (monitor, target) in watched {
             let _ = monitor.send_system(MonitorStatus {
                 task: target,
@@ -1303,6 +1490,7 @@ impl Node {
         let Ok(status) = crate::message::decode::<MonitorStatus>(&msg.bytes) else {
             return;
         };
+        tracing::debug!(peer = %peer.identity.name, monitor = to, exit = %status.exit, "monitor status arrived");
         peer.watched
             .lock()
             .retain(|(monitor, target)| !(monitor.id().as_u64() == to && *target == status.task));

@@ -53,9 +53,10 @@ pub(crate) struct Peer {
     /// Requests sent to this peer and not answered yet.
     pub(crate) requests: Mutex<Vec<u64>>,
     /// Monitors told that this peer was lost when a connection to it ended, whose
-    /// targets' node may still send a status for them: (monitor's id, target, the fence
-    /// after whose pong it will not). Such a status is dropped: one notice per monitor.
-    told: Mutex<Vec<(u64, TaskRef, u64)>>,
+    /// targets' node may still send a status for them: (monitor, target's id, the
+    /// fence after whose pong it will not). Such a status is dropped: one notice per
+    /// monitor. (The target's id is enough: the status comes from the target's node.)
+    told: Mutex<Vec<(TaskRef, u64, u64)>>,
     /// Fences sent so far.
     fences: AtomicU64,
     /// Held while the frames of one record are handled, so that an old connection's
@@ -207,22 +208,26 @@ impl Peer {
     /// pong is dropped here ([`Peer::stale`]).
     pub(crate) fn connection_ended(&self) {
         let watched = std::mem::take(&mut *self.watched.lock());
+        // Monitors told earlier whose fence has not been answered: their `Unmonitor`
+        // may have been in flight on this connection too. They are fenced off again,
+        // with the new ones (a second `Unmonitor` is harmless).
+        let mut fenced: Vec<(TaskRef, u64)> = std::mem::take(&mut *self.told.lock())
+            .into_iter()
+            .map(|(monitor, target, _)| (monitor, target))
+            .collect();
+        fenced.extend(
+            watched
+                .iter()
+                .map(|(monitor, target)| (monitor.clone(), target.id().as_u64())),
+        );
+        tracing::debug!(peer = %self.identity.name, watched = watched.len(), fenced = fenced.len(), "monitors at the end of a connection");
+        if fenced.is_empty() {
+            return;
+        }
+        self.fence_off(&fenced);
         if watched.is_empty() {
             return;
         }
-        let fence = FENCE | (self.fences.fetch_add(1, Ordering::AcqRel) + 1);
-        self.told.lock().extend(
-            watched
-                .iter()
-                .map(|(monitor, target)| (monitor.id().as_u64(), target.clone(), fence)),
-        );
-        for (monitor, target) in &watched {
-            let _ = self.push(&Frame::Unmonitor {
-                target: target.id().as_u64(),
-                monitor: monitor.clone(),
-            });
-        }
-        let _ = self.push(&Frame::Ping(fence));
         tracing::info!(
             peer = %self.identity.name,
             monitors = watched.len(),
@@ -236,12 +241,44 @@ impl Peer {
         }
     }
 
+    /// Asks the peer to forget `monitors` (monitor, target), which have been told that
+    /// the peer was lost: an `Unmonitor` each, then a fence ping; until the fence's pong
+    /// comes back, a status for one of them is dropped ([`Peer::stale`]).
+    pub(crate) fn fence_off(&self, monitors: &[(TaskRef, u64)]) {
+        let fence = FENCE | (self.fences.fetch_add(1, Ordering::AcqRel) + 1);
+        self.told.lock().extend(
+            monitors
+                .iter()
+                .map(|(monitor, target)| (monitor.clone(), *target, fence)),
+        );
+        for (monitor, target) in monitors {
+            let _ = self.push(&Frame::Unmonitor {
+                target: *target,
+                monitor: monitor.clone(),
+            });
+        }
+        let _ = self.push(&Frame::Ping(fence));
+    }
+
+    /// The monitors (monitor's id, target's id) told that the peer was lost when a
+    /// connection to it ended, whose forgetting the peer has not confirmed yet (their
+    /// fence's pong has not come). Taken when the peer is declared lost: should the
+    /// same incarnation come back, they are fenced off on its new session
+    /// ([`Peer::fence_off`]), so that none of them hears of its target again.
+    pub(crate) fn take_told(&self) -> Vec<(u64, u64)> {
+        std::mem::take(&mut *self.told.lock())
+            .into_iter()
+            .map(|(monitor, target, _)| (monitor.id().as_u64(), target))
+            .collect()
+    }
+
     /// Whether `frame`, from the peer, is a status for a monitor already told of a lost
     /// connection (then it is dropped). A fence's pong forgets the monitors told before
     /// it: the peer has dropped them by then.
     fn stale(&self, frame: &Frame) -> bool {
         match frame {
             Frame::Pong(n) if n & FENCE != 0 => {
+                tracing::debug!(peer = %self.identity.name, fence = n & !FENCE, "fence answered");
                 self.told.lock().retain(|(_, _, fence)| fence > n);
                 false
             }
@@ -255,10 +292,9 @@ impl Peer {
                 let Ok(status) = crate::message::decode::<MonitorStatus>(&msg.bytes) else {
                     return false;
                 };
-                match told
-                    .iter()
-                    .position(|(monitor, target, _)| monitor == to && *target == status.task)
-                {
+                match told.iter().position(|(monitor, target, _)| {
+                    monitor.id().as_u64() == *to && *target == status.task.id().as_u64()
+                }) {
                     Some(i) => {
                         told.swap_remove(i);
                         tracing::debug!(peer = %self.identity.name, "status for a monitor told already: dropped");

@@ -162,29 +162,8 @@ impl RemoteTask {
             }
             return;
         }
-        let (monitor, me) = (monitor.clone(), me.clone());
-        let watcher = node.clone();
-        node.spawn_system("rcos-net-monitor", move |_| async move {
-            let timeout = watcher.config().request_timeout;
-            let peer = watcher
-                .clock()
-                .timeout(timeout, watcher.peer_for(inc, location))
-                .await;
-            match peer {
-                Ok(Some(peer)) => {
-                    peer.watched.lock().push((monitor.clone(), me));
-                    if peer.push(&Frame::Monitor { target, monitor }).is_err() {
-                        tracing::debug!("monitor request not sent: the peer went away");
-                    }
-                }
-                _ => {
-                    let _ = monitor.send_system(MonitorStatus {
-                        task: me,
-                        exit: Exit::NodeLost,
-                    });
-                }
-            }
-        });
+        // Not connected: the monitor waits with the frames for that node.
+        node.monitor_when_connected(inc, location, monitor.clone(), me.clone());
     }
 
     pub(crate) fn unmonitor(&self, monitor: &TaskRef) -> bool {
@@ -216,12 +195,13 @@ impl RemoteTask {
                 return Exit::NodeLost;
             };
             // No timeout of its own: a task may run for ever; a lost peer ends the wait.
-            match node
+            let answer = node
                 .request(&peer, Duration::from_secs(100 * 365 * 24 * 3600), |req| {
                     Frame::Finish { req, target }
                 })
-                .await
-            {
+                .await;
+            tracing::debug!(target_id = target, ok = answer.is_ok(), "finish answered");
+            match answer {
                 Ok(Answer::Exit(exit)) => return exit,
                 // Only the connection ended: ask again on the one that replaces it.
                 Err(super::NetError::ConnectionLost(_)) => {}

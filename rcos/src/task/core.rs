@@ -1017,9 +1017,9 @@ mod end_tests {
             Ok::<u64, crate::Interrupt>(sum)
         });
         for i in 0..n {
-            task.send(i);
+            task.send(i).expect("queued");
         }
-        task.send(String::from("go"));
+        task.send(String::from("go")).expect("queued");
         let ended = task.clone();
         rt.block_on(async move { ended.finish().await });
         let core = task.core().expect("a local task");
