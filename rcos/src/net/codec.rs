@@ -45,14 +45,19 @@ const BUFFER_KEPT: usize = 2 * RECORD_TARGET;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Makes room in `buf` for `additional` more bytes, doubling as a `Vec` does but never
-/// past [`RECORD_TARGET`] unless the bytes need it: a buffer that holds records of
-/// the target size stays at that size, not at twice it (the next power of two), which
-/// would also put it past the allocator's threshold for memory of its own.
+/// Makes room in `buf` for `additional` more bytes, doubling as a `Vec` does, except
+/// that a buffer which holds records of the target size stops at that size rather
+/// than at twice it (the next power of two), which would also put it past the
+/// allocator's threshold for memory of its own. A larger record grows it as usual.
 fn reserve_capped(buf: &mut Vec<u8>, additional: usize) {
     let need = buf.len() + additional;
     if need > buf.capacity() {
-        let room = (buf.capacity() * 2).min(RECORD_TARGET + MAC_LEN).max(need);
+        let doubled = buf.capacity() * 2;
+        let room = if need <= RECORD_TARGET + MAC_LEN {
+            doubled.min(RECORD_TARGET + MAC_LEN).max(need)
+        } else {
+            doubled.max(need)
+        };
         buf.reserve_exact(room - buf.len());
     }
 }
