@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use event_listener::Listener;
 
+use super::core::DAEMON;
 use super::taskref::Repr;
 use super::{Exit, TaskRef};
 use crate::error::{LocateError, RegisterError};
@@ -16,17 +17,19 @@ impl TaskRef {
         let Repr::Local(core) = &self.repr else {
             return;
         };
-        let mut st = core.state.lock();
-        if st.exit.is_some() || st.daemon == daemon {
+        // The state lock orders this with the task's end, which reads the flag.
+        let st = core.state.lock();
+        if st.ended() || core.signalled(DAEMON) == daemon {
             return;
         }
-        st.daemon = daemon;
+        core.set_signal(DAEMON, daemon);
         core.rt.tasks.set_daemon(core, daemon);
+        drop(st);
     }
 
     /// Whether the task is a daemon.
     pub fn is_daemon(&self) -> bool {
-        self.core().is_some_and(|core| core.state.lock().daemon)
+        self.core().is_some_and(|core| core.signalled(DAEMON))
     }
 
     /// How many messages wait in the task's mailbox.
@@ -140,7 +143,7 @@ impl TaskRef {
     pub fn terminate(&self) -> bool {
         match &self.repr {
             Repr::Local(core) => {
-                if core.state.lock().exit.is_some() {
+                if core.state.lock().ended() {
                     return false;
                 }
                 core.request_terminate();
@@ -164,7 +167,7 @@ impl TaskRef {
         };
         let key = core.rt.names.register(name, self)?;
         let mut st = core.state.lock();
-        if st.exit.is_some() {
+        if st.ended() {
             drop(st);
             core.rt.names.release(name, self);
             return Err(RegisterError::Ended);
