@@ -11,7 +11,6 @@ use crossbeam_utils::CachePadded;
 use event_listener::Event;
 use slab::Slab;
 
-use super::exit::ExitSlot;
 use super::hotswap::{Accepted, SwapRequest, SwapShared};
 use super::{Exit, MonitorStatus, Overflow, TaskRef, Thrown};
 use crate::error::{Interrupt, SendErrorKind};
@@ -158,58 +157,20 @@ fn trim(queue: &mut VecDeque<Envelope>) {
     }
 }
 
-/// Where a task is in its life: running, and what it waits on, or ended, and how.
-///
-/// One field for both, so that what a task waits on takes no room of its own (the
-/// whole is 16 bytes).
-pub(crate) enum Phase {
-    Running(Waiting),
-    Ended(ExitSlot),
-}
-
 pub(crate) struct State {
     pub(crate) name: Cow<'static, str>,
     pub(crate) queue: Queue,
-    pub(crate) phase: Phase,
+    pub(crate) waiting: Waiting,
     /// The waker of the task while it waits in `receive` or `suspend`.
     pub(crate) waker: Option<Waker>,
+    pub(crate) daemon: bool,
     /// Wakes the task whatever it waits on (used by `terminate`).
     pub(crate) self_waker: Option<Waker>,
+    pub(crate) exit: Option<Exit>,
     pub(crate) extra: Option<Box<Extra>>,
 }
 
 impl State {
-    /// Whether the task has ended.
-    #[inline]
-    pub(crate) fn ended(&self) -> bool {
-        matches!(self.phase, Phase::Ended(_))
-    }
-
-    /// How the task ended, if it has.
-    pub(crate) fn exit(&self) -> Option<Exit> {
-        match &self.phase {
-            Phase::Running(_) => None,
-            Phase::Ended(exit) => Some(exit.get()),
-        }
-    }
-
-    /// What the task waits on (nothing once it has ended).
-    #[inline]
-    pub(crate) fn waiting(&self) -> Waiting {
-        match self.phase {
-            Phase::Running(waiting) => waiting,
-            Phase::Ended(_) => Waiting::Nothing,
-        }
-    }
-
-    /// Records what the task waits on; an ended task waits on nothing.
-    #[inline]
-    pub(crate) fn set_waiting(&mut self, waiting: Waiting) {
-        if let Phase::Running(w) = &mut self.phase {
-            *w = waiting;
-        }
-    }
-
     pub(crate) fn extra(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Box::default)
     }
@@ -226,22 +187,11 @@ impl State {
         self.extra.as_ref()?.bounded.as_ref()
     }
 
-    /// Ends a wait of kind `kind`, if the task waits so; true if it did.
-    #[inline]
-    pub(crate) fn stop_waiting(&mut self, kind: Waiting) -> bool {
-        match &mut self.phase {
-            Phase::Running(waiting) if *waiting == kind => {
-                *waiting = Waiting::Nothing;
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// Takes the waker if the task waits in a way that `wake_for` ends.
     #[inline]
     pub(crate) fn take_waker_if(&mut self, wake_for: Waiting) -> Option<Waker> {
-        if self.stop_waiting(wake_for) {
+        if self.waiting == wake_for {
+            self.waiting = Waiting::Nothing;
             self.waker.take()
         } else {
             None
@@ -278,7 +228,7 @@ impl State {
             waker.wake_by_ref();
             return;
         }
-        self.set_waiting(waiting);
+        self.waiting = waiting;
         match &self.waker {
             Some(w) if w.will_wake(waker) => {}
             _ => self.waker = Some(waker.clone()),
@@ -292,7 +242,7 @@ pub(crate) struct TaskCore {
     pub(crate) slot: Slot,
     pub(crate) rt: Arc<Shared>,
     /// `TERMINATE`, `INTERRUPT` and `SWAP`: what the task must look at, readable
-    /// without the lock; `DELIVERED` and `DAEMON`.
+    /// without the lock.
     signals: AtomicU8,
     /// Its reference was serialized: it is indexed by id for remote messages.
     exported: AtomicBool,
@@ -318,9 +268,6 @@ pub(crate) const SWAP: u8 = 4;
 /// task itself; a task never interrupted skips that look at its state.
 pub(crate) const DELIVERED: u8 = 8;
 
-/// The task is a daemon: it does not hold `join` open. Changed under the state lock.
-pub(crate) const DAEMON: u8 = 16;
-
 /// What a message push did.
 pub(crate) enum Pushed {
     Queued,
@@ -341,16 +288,18 @@ impl TaskCore {
             id,
             slot,
             rt,
-            signals: AtomicU8::new(if daemon { DAEMON } else { 0 }),
+            signals: AtomicU8::new(0),
             exported: AtomicBool::new(false),
             batch: Mutex::new(Queue::default()),
             batched: AtomicBool::new(false),
             state: Mutex::new(State {
                 name,
                 queue: Queue::default(),
-                phase: Phase::Running(Waiting::Nothing),
+                waiting: Waiting::Nothing,
                 waker: None,
+                daemon,
                 self_waker: None,
+                exit: None,
                 extra: mailbox.map(|(capacity, overflow)| {
                     Box::new(Extra {
                         bounded: Some(Bounded {
@@ -373,7 +322,7 @@ impl TaskCore {
     pub(crate) fn push(&self, env: Envelope) -> Result<Pushed, (Envelope, SendErrorKind)> {
         let waker = {
             let mut st = self.state.lock();
-            if st.ended() {
+            if st.exit.is_some() {
                 return Err((env, SendErrorKind::Ended));
             }
             if let Some(b) = st.bounded() {
@@ -554,7 +503,7 @@ impl TaskCore {
     pub(crate) fn keep_self_waker(&self, waker: &std::task::Waker) {
         {
             let mut st = self.state.lock();
-            if st.ended() {
+            if st.exit.is_some() {
                 return;
             }
             st.self_waker = Some(waker.clone());
@@ -571,7 +520,7 @@ impl TaskCore {
         self.set_signal(TERMINATE, true);
         let waker = {
             let st = self.state.lock();
-            if st.ended() {
+            if st.exit.is_some() {
                 return;
             }
             st.self_waker.clone()
@@ -588,7 +537,7 @@ impl TaskCore {
         let exit_for_monitors;
         let (queue, extra, daemon, self_waker, space) = {
             let mut st = self.state.lock();
-            if st.ended() {
+            if st.exit.is_some() {
                 return false;
             }
             match &exit {
@@ -599,12 +548,13 @@ impl TaskCore {
                     tracing::trace!(task = %TaskLabel(&st.name, self.id), exit = %other, "task ended")
                 }
             }
+            st.exit = Some(exit);
             exit_for_monitors = st
                 .extra
                 .as_ref()
-                .is_some_and(|e| !e.monitors.is_empty())
-                .then(|| exit.clone());
-            st.phase = Phase::Ended(ExitSlot::new(exit));
+                .filter(|e| !e.monitors.is_empty())
+                .and_then(|_| st.exit.clone());
+            st.waiting = Waiting::Nothing;
             st.waker = None;
             let space = st.bounded_ref().map(|b| b.space.clone());
             // Everything but a bounded mailbox's accounting (still asked about, and
@@ -619,7 +569,7 @@ impl TaskCore {
             (
                 (!st.queue.is_empty()).then(|| std::mem::take(&mut st.queue)),
                 extra,
-                self.signalled(DAEMON),
+                st.daemon,
                 st.self_waker.take(),
                 space,
             )
@@ -675,7 +625,7 @@ impl TaskCore {
     }
 
     pub(crate) fn exit(&self) -> Option<Exit> {
-        self.state.lock().exit()
+        self.state.lock().exit.clone()
     }
 }
 
@@ -838,10 +788,10 @@ impl TaskTable {
         if !core.mark_exported() {
             return;
         }
-        if !core.state.lock().ended() {
+        if core.state.lock().exit.is_none() {
             self.exported.lock().insert(core.id, core.clone());
             // It may have ended in between; its finalize then found nothing to remove.
-            if !core.state.lock().ended() {
+            if core.state.lock().exit.is_none() {
                 return;
             }
             // Whichever of this and the task's finalize removes it keeps its exit.
@@ -959,7 +909,7 @@ mod size_tests {
     #[test]
     fn task_state_stays_small() {
         assert!(
-            std::mem::size_of::<super::TaskCore>() <= 144,
+            std::mem::size_of::<super::TaskCore>() <= 168,
             "{}",
             std::mem::size_of::<super::TaskCore>()
         );

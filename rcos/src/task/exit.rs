@@ -115,45 +115,6 @@ enum Repr {
     Opaque(Arc<str>),
 }
 
-/// How a task's state keeps its exit: in 16 bytes where an `Exit` takes 32.
-///
-/// A task's state is allocated with every task, so its size counts. The exits a task
-/// ends with most often (returned `()` or a local value, terminated) are kept inline;
-/// the others (a panic's or a throw's message) are boxed.
-#[derive(Clone)]
-pub(crate) enum ExitSlot {
-    ReturnedUnit,
-    ReturnedBoxed(Arc<Mutex<Option<Envelope>>>),
-    Terminated,
-    Other(Box<Exit>),
-}
-
-impl ExitSlot {
-    /// Keeps `exit`.
-    pub(crate) fn new(exit: Exit) -> ExitSlot {
-        match exit {
-            Exit::Returned(Value { repr: Repr::Unit }) => ExitSlot::ReturnedUnit,
-            Exit::Returned(Value {
-                repr: Repr::Boxed(inner),
-            }) => ExitSlot::ReturnedBoxed(inner),
-            Exit::Terminated => ExitSlot::Terminated,
-            other => ExitSlot::Other(Box::new(other)),
-        }
-    }
-
-    /// A copy of the exit.
-    pub(crate) fn get(&self) -> Exit {
-        match self {
-            ExitSlot::ReturnedUnit => Exit::Returned(Value { repr: Repr::Unit }),
-            ExitSlot::ReturnedBoxed(inner) => Exit::Returned(Value {
-                repr: Repr::Boxed(inner.clone()),
-            }),
-            ExitSlot::Terminated => Exit::Terminated,
-            ExitSlot::Other(exit) => (**exit).clone(),
-        }
-    }
-}
-
 fn is_unit<T: 'static>() -> bool {
     std::any::TypeId::of::<T>() == std::any::TypeId::of::<()>()
 }

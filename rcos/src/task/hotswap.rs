@@ -358,7 +358,7 @@ impl TaskRef {
         });
         let (replaced, waker) = {
             let mut st = core.state.lock();
-            if st.ended() {
+            if st.exit.is_some() {
                 return Err(HotSwapError::Ended);
             }
             let extra = st.extra();

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use event_listener::Listener;
 
-use super::core::DAEMON;
 use super::taskref::Repr;
 use super::{Exit, TaskRef};
 use crate::error::{LocateError, RegisterError};
@@ -17,19 +16,17 @@ impl TaskRef {
         let Repr::Local(core) = &self.repr else {
             return;
         };
-        // The state lock orders this with the task's end, which reads the flag.
-        let st = core.state.lock();
-        if st.ended() || core.signalled(DAEMON) == daemon {
+        let mut st = core.state.lock();
+        if st.exit.is_some() || st.daemon == daemon {
             return;
         }
-        core.set_signal(DAEMON, daemon);
+        st.daemon = daemon;
         core.rt.tasks.set_daemon(core, daemon);
-        drop(st);
     }
 
     /// Whether the task is a daemon.
     pub fn is_daemon(&self) -> bool {
-        self.core().is_some_and(|core| core.signalled(DAEMON))
+        self.core().is_some_and(|core| core.state.lock().daemon)
     }
 
     /// How many messages wait in the task's mailbox.
@@ -143,7 +140,7 @@ impl TaskRef {
     pub fn terminate(&self) -> bool {
         match &self.repr {
             Repr::Local(core) => {
-                if core.state.lock().ended() {
+                if core.state.lock().exit.is_some() {
                     return false;
                 }
                 core.request_terminate();
@@ -167,7 +164,7 @@ impl TaskRef {
         };
         let key = core.rt.names.register(name, self)?;
         let mut st = core.state.lock();
-        if st.ended() {
+        if st.exit.is_some() {
             drop(st);
             core.rt.names.release(name, self);
             return Err(RegisterError::Ended);

@@ -51,7 +51,7 @@ impl TaskRef {
         let Repr::Local(me) = &self.repr else {
             return Err(MonitorError::NotLocal);
         };
-        if me.state.lock().ended() {
+        if me.state.lock().exit.is_some() {
             return Err(MonitorError::Ended);
         }
         let exit = match &target.repr {
@@ -110,8 +110,8 @@ impl TaskRef {
 /// Adds `monitor` to `core`'s monitors, or returns its exit if it has ended.
 fn add_monitor(core: &TaskCore, monitor: &TaskRef) -> Option<Exit> {
     let mut st = core.state.lock();
-    if let Some(exit) = st.exit() {
-        return Some(exit);
+    if let Some(exit) = &st.exit {
+        return Some(exit.clone());
     }
     let monitors = &mut st.extra().monitors;
     if !monitors.contains(monitor) {

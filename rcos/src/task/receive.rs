@@ -234,7 +234,9 @@ impl TaskRef {
             if let Some(sleep) = sleep.as_mut() {
                 if std::pin::Pin::new(sleep).poll(cx).is_ready() {
                     let mut st = core.state.lock();
-                    st.stop_waiting(Waiting::Suspend);
+                    if st.waiting == Waiting::Suspend {
+                        st.waiting = Waiting::Nothing;
+                    }
                     parked.armed = false;
                     // A resume that raced with the timer wins.
                     return Poll::Ready(Ok(st.extra.as_mut().and_then(|e| e.resumed.take())));
@@ -268,10 +270,10 @@ impl TaskRef {
         };
         let waker = {
             let mut st = core.state.lock();
-            if st.ended() {
+            if st.exit.is_some() {
                 return Err(ResumeError::new(value, true));
             }
-            if st.waiting() != Waiting::Suspend {
+            if st.waiting != Waiting::Suspend {
                 return Err(ResumeError::new(value, false));
             }
             st.extra().resumed = Some(Envelope::new(value));
@@ -303,10 +305,12 @@ impl<'a> ParkGuard<'a> {
 }
 
 impl Drop for ParkGuard<'_> {
-    #[inline]
     fn drop(&mut self) {
         if self.armed {
-            self.core.state.lock().stop_waiting(self.kind);
+            let mut st = self.core.state.lock();
+            if st.waiting == self.kind {
+                st.waiting = Waiting::Nothing;
+            }
         }
     }
 }

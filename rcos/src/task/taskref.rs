@@ -149,7 +149,7 @@ impl TaskRef {
     /// while its node is connected; a detached reference never does).
     pub fn is_alive(&self) -> bool {
         match &self.repr {
-            Repr::Local(core) => !core.state.lock().ended(),
+            Repr::Local(core) => core.state.lock().exit.is_none(),
             Repr::Detached(_) => false,
             Repr::Remote(r) => r.is_alive(),
         }

@@ -107,7 +107,7 @@ impl TaskRef {
         };
         let waker = {
             let mut st = core.state.lock();
-            if st.ended() {
+            if st.exit.is_some() {
                 return false;
             }
             st.extra().thrown.push_back(Thrown::new(error.into()));
@@ -124,10 +124,11 @@ impl TaskRef {
 impl super::core::State {
     /// Takes the waker whatever the task waits on (`receive` or `suspend`).
     pub(crate) fn take_any_waker(&mut self) -> Option<std::task::Waker> {
-        if self.stop_waiting(Waiting::Receive) || self.stop_waiting(Waiting::Suspend) {
-            self.waker.take()
-        } else {
+        if self.waiting == Waiting::Nothing {
             None
+        } else {
+            self.waiting = Waiting::Nothing;
+            self.waker.take()
         }
     }
 }
