@@ -210,15 +210,32 @@ async fn send_seq(to: &TaskRef, seq: u64) -> bool {
     }
 }
 
-/// Delivers the end marker, again and again until it is in the sink's mailbox (or
-/// the sink has ended: an earlier try got there and only its acknowledgement was lost).
-async fn end_stream(to: &TaskRef) {
+/// Delivers `msg`, again and again until it is in `to`'s mailbox (or `to` has ended:
+/// an earlier try got there and only its acknowledgement was lost).
+async fn deliver_surely<M: rcos::Message + Clone>(to: &TaskRef, msg: M) {
     loop {
-        match to.deliver((END, 0u64), Duration::from_secs(1)).await {
+        match to.deliver(msg.clone(), Duration::from_secs(1)).await {
             Ok(()) => return,
             Err(e) if e.kind() == SendErrorKind::Ended => return,
             Err(_) => {}
         }
+    }
+}
+
+/// Delivers the end marker of a stream (see [`deliver_surely`]).
+async fn end_stream(to: &TaskRef) {
+    deliver_surely(to, (END, 0u64)).await;
+}
+
+/// Waits for the next monitor status, which must be `NodeLost`.
+async fn expect_node_lost(me: &TaskRef) -> Result<(), String> {
+    let notice = me
+        .receive_type::<MonitorStatus>()
+        .await
+        .map_err(|e| e.to_string())?;
+    match notice.exit {
+        Exit::NodeLost => Ok(()),
+        other => Err(format!("a monitor was told {other:?}")),
     }
 }
 
@@ -372,13 +389,7 @@ fn d1_in_simulation_a_killed_peer_is_reported_to_every_monitor() {
             sim.kill(b_at);
             let mut worst = Duration::ZERO;
             for _ in 0..n {
-                let notice = me
-                    .receive_type::<MonitorStatus>()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !matches!(notice.exit, Exit::NodeLost) {
-                    return Err(format!("a monitor was told {:?}", notice.exit));
-                }
+                expect_node_lost(&me).await?;
                 worst = worst.max(rcos::time::now() - killed);
             }
             Ok(worst)
@@ -557,13 +568,7 @@ fn partition(row: &str, both_ways: bool) {
             if both_ways {
                 sim.partition(b_at, a_at);
             }
-            let notice = me
-                .receive_type::<MonitorStatus>()
-                .await
-                .map_err(|e| e.to_string())?;
-            if !matches!(notice.exit, Exit::NodeLost) {
-                return Err(format!("the monitor was told {:?}", notice.exit));
-            }
+            expect_node_lost(&me).await?;
             let a_notice = rcos::time::now();
             let a_down = next_status(&me, b_at, false).await?;
             rcos::time::sleep(Duration::from_secs(30).saturating_sub(rcos::time::now() - cut))
@@ -702,26 +707,14 @@ fn d8_c7_a_peer_declared_lost_that_comes_back_sends_no_second_notice() {
             me.monitor(&t).map_err(|e| e.to_string())?;
             rcos::time::sleep(partition_after).await;
             sim.partition(a_at, b_at);
-            let notice = me
-                .receive_type::<MonitorStatus>()
-                .await
-                .map_err(|e| e.to_string())?;
-            if !matches!(notice.exit, Exit::NodeLost) {
-                return Err(format!("the monitor was told {:?}", notice.exit));
-            }
+            expect_node_lost(&me).await?;
             next_status(&me, a_at, false).await?;
             sim.heal(a_at, b_at);
             next_status(&me, a_at, true).await?;
             // The target ends now, on a node that never lost b. (Delivered until it
             // is: the connection back may still be replaced by one dialed the other
             // way, losing what was in flight on it.)
-            loop {
-                match t.deliver("end".to_string(), Duration::from_secs(1)).await {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == SendErrorKind::Ended => break,
-                    Err(_) => {}
-                }
-            }
+            deliver_surely(&t, "end".to_string()).await;
             let exit = t.finish().await;
             if !matches!(exit, Exit::Returned(_)) {
                 return Err(format!("the target ended with {exit:?}"));

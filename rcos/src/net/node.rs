@@ -118,6 +118,28 @@ impl NodeState {
         }
     }
 
+    /// Takes one monitor waiting for a connection to `location`; whether it was there.
+    fn take_waiting_monitor(
+        &mut self,
+        location: Location,
+        inc: u64,
+        monitor: &TaskRef,
+        target: &TaskRef,
+    ) -> bool {
+        let Some(monitors) = self.monitors_waiting.get_mut(&location) else {
+            return false;
+        };
+        let found = monitors
+            .iter()
+            .position(|(n, m, t)| *n == inc && m == monitor && t == target)
+            .map(|i| monitors.swap_remove(i))
+            .is_some();
+        if monitors.is_empty() {
+            self.monitors_waiting.remove(&location);
+        }
+        found
+    }
+
     fn take_lost_told(&mut self, inc: u64) -> Option<Vec<(u64, u64)>> {
         let i = self.lost_told.iter().position(|(n, _)| *n == inc)?;
         self.lost_told.remove(i).map(|(_, told)| told)
@@ -621,11 +643,12 @@ impl Node {
     }
 
     /// Makes the local task `monitor` a monitor of `target`, on the node with
-    /// incarnation `inc` at `location`, which is not connected now: the monitor waits
+    /// incarnation `inc` at `location`. When that node is connected, or in its grace
+    /// period, the monitor is in place at once ([`Peer::watch`]). Otherwise it waits
     /// with the frames for that node and becomes its peer's when the connection is made
-    /// (covering every message sent from now on). If no connection comes within the
+    /// (covering every message sent from now on); if no connection comes within the
     /// request timeout, or the node cannot be reached, it is told `NodeLost`.
-    pub(crate) fn monitor_when_connected(
+    pub(crate) fn monitor_remote(
         self: &Arc<Self>,
         inc: u64,
         location: Option<Location>,
@@ -638,26 +661,11 @@ impl Node {
                 exit: Exit::NodeLost,
             });
         };
-        let request = Frame::Monitor {
-            target: target.id().as_u64(),
-            monitor: monitor.clone(),
-        };
         let location = {
             let mut st = self.state.lock();
             if let Some(peer) = st.peers.get(&inc).cloned() {
-                // Connected meanwhile.
                 drop(st);
-                peer.watched.lock().push((monitor.clone(), target.clone()));
-                if peer.push(&request).is_err() {
-                    let mut watched = peer.watched.lock();
-                    let before = watched.len();
-                    watched.retain(|(m, t)| !(*m == monitor && *t == target));
-                    let still_here = watched.len() != before;
-                    drop(watched);
-                    if still_here {
-                        lost(&monitor, target);
-                    }
-                }
+                peer.watch(monitor, target);
                 return;
             }
             let reachable = location
@@ -672,6 +680,10 @@ impl Node {
                 monitor.clone(),
                 target.clone(),
             ));
+            let request = Frame::Monitor {
+                target: target.id().as_u64(),
+                monitor: monitor.clone(),
+            };
             st.waiting.entry(location).or_default().push((inc, request));
             location
         };
@@ -683,23 +695,10 @@ impl Node {
                 return; // the connection took the monitor, or told it
             }
             // Still waiting (no connection took it): it is told here, once.
-            let still_waiting = {
-                let mut st = node.state.lock();
-                let mut found = false;
-                if let Some(monitors) = st.monitors_waiting.get_mut(&location) {
-                    if let Some(i) = monitors
-                        .iter()
-                        .position(|(n, m, t)| *n == inc && *m == monitor && *t == target)
-                    {
-                        monitors.swap_remove(i);
-                        found = true;
-                    }
-                    if monitors.is_empty() {
-                        st.monitors_waiting.remove(&location);
-                    }
-                }
-                found
-            };
+            let still_waiting =
+                node.state
+                    .lock()
+                    .take_waiting_monitor(location, inc, &monitor, &target);
             if still_waiting {
                 tracing::debug!(%location, "monitor of a task on a node not reached: told it is lost");
                 lost(&monitor, target);
@@ -1140,11 +1139,6 @@ impl Node {
             // Dropping the filler closes the slot: the requester learns it is lost.
             drop(pending.remove(&req));
         }
-    }
-
-    /// The peer with this incarnation, connected or in its grace period.
-    pub(crate) fn known_peer(&self, incarnation: u64) -> Option<Arc<Peer>> {
-        self.state.lock().peers.get(&incarnation).cloned()
     }
 
     pub(crate) fn connected_peer(&self, incarnation: u64) -> Option<Arc<Peer>> {

@@ -241,6 +241,32 @@ impl Peer {
         }
     }
 
+    /// Makes the local task `monitor` a monitor of the peer's task `target`: in place at
+    /// once (a connection that ends from now on tells it), and its request goes out in
+    /// order with what follows it.
+    pub(crate) fn watch(&self, monitor: TaskRef, target: TaskRef) {
+        self.watched.lock().push((monitor.clone(), target.clone()));
+        let request = Frame::Monitor {
+            target: target.id().as_u64(),
+            monitor: monitor.clone(),
+        };
+        if self.push(&request).is_err() {
+            // The peer is being lost: unless its loss took this monitor already (and
+            // told it), it is told here. One notice either way.
+            let mut watched = self.watched.lock();
+            let before = watched.len();
+            watched.retain(|(m, t)| !(*m == monitor && *t == target));
+            let still_here = watched.len() != before;
+            drop(watched);
+            if still_here {
+                let _ = monitor.send_system(MonitorStatus {
+                    task: target,
+                    exit: Exit::NodeLost,
+                });
+            }
+        }
+    }
+
     /// Asks the peer to forget `monitors` (monitor, target), which have been told that
     /// the peer was lost: an `Unmonitor` each, then a fence ping; until the fence's pong
     /// comes back, a status for one of them is dropped ([`Peer::stale`]).

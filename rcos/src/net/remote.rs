@@ -135,35 +135,12 @@ impl RemoteTask {
             });
             return;
         };
-        let (target, inc, location) = (self.id, self.node.incarnation, self.location);
-        if let Some(peer) = node.known_peer(inc) {
-            // The node is connected, or in its grace period: the monitor is in place at
-            // once (a connection that ends from now on tells it), and its request goes
-            // out in order with what follows it.
-            peer.watched.lock().push((monitor.clone(), me.clone()));
-            let request = Frame::Monitor {
-                target,
-                monitor: monitor.clone(),
-            };
-            if peer.push(&request).is_err() {
-                // The peer is being lost: unless its loss took this monitor already
-                // (and told it), it is told here. One notice either way.
-                let mut watched = peer.watched.lock();
-                let before = watched.len();
-                watched.retain(|(m, t)| !(m == monitor && t == me));
-                let still_here = watched.len() != before;
-                drop(watched);
-                if still_here {
-                    let _ = monitor.send_system(MonitorStatus {
-                        task: me.clone(),
-                        exit: Exit::NodeLost,
-                    });
-                }
-            }
-            return;
-        }
-        // Not connected: the monitor waits with the frames for that node.
-        node.monitor_when_connected(inc, location, monitor.clone(), me.clone());
+        node.monitor_remote(
+            self.node.incarnation,
+            self.location,
+            monitor.clone(),
+            me.clone(),
+        );
     }
 
     pub(crate) fn unmonitor(&self, monitor: &TaskRef) -> bool {
@@ -200,7 +177,6 @@ impl RemoteTask {
                     Frame::Finish { req, target }
                 })
                 .await;
-            tracing::debug!(target_id = target, ok = answer.is_ok(), "finish answered");
             match answer {
                 Ok(Answer::Exit(exit)) => return exit,
                 // Only the connection ended: ask again on the one that replaces it.
