@@ -16,6 +16,11 @@
 //! scaling series, `SERIES,<implementation>,<series>,<x>,<value>,<unit>`, for scripts,
 //! the charts (`--bin charts`) and the book.
 
+/// With `--features mimalloc`, every implementation allocates with mimalloc.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod floor;
 mod memory;
 mod peers;
