@@ -335,9 +335,6 @@ impl Handle {
         let filler = crate::util::SlotFiller(slot.clone());
         // A simulation runs while the future does, and stops the moment it finishes:
         // the task lets go of the world itself, so where it stops depends on the seed
-        // alone, not on when this thread wakes up.
-        // A simulation runs while the future does, and stops the moment it finishes:
-        // the task lets go of the world itself, so where it stops depends on the seed
         // alone, not on when this thread wakes up. (The guard is taken once the task is
         // queued, or the world would start without it and let time jump meanwhile.)
         let running = Arc::new(crate::util::Mutex::new((false, None::<det::RunGuard>)));

@@ -50,11 +50,13 @@ type HmacSha256 = Hmac<Sha256>;
 /// than at twice it (the next power of two), which would also put it past the
 /// allocator's threshold for memory of its own. A larger record grows it as usual.
 fn reserve_capped(buf: &mut Vec<u8>, additional: usize) {
+    /// A whole record of the target size, as written: length, body and MAC.
+    const RECORD_ROOM: usize = LEN_BYTES + RECORD_TARGET + MAC_LEN;
     let need = buf.len() + additional;
     if need > buf.capacity() {
         let doubled = buf.capacity() * 2;
-        let room = if need <= RECORD_TARGET + MAC_LEN {
-            doubled.min(RECORD_TARGET + MAC_LEN).max(need)
+        let room = if need <= RECORD_ROOM {
+            doubled.min(RECORD_ROOM).max(need)
         } else {
             doubled.max(need)
         };
@@ -270,12 +272,21 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
 }
 
 /// Writes records, gathering several frames into one.
+///
+/// A record goes out in one write: its length, body and MAC are put together in one
+/// buffer. (Written apart, they were three system calls and, with Nagle's algorithm
+/// off, three TCP segments, each waking the reader.)
 pub(crate) struct RecordWriter<W> {
     inner: W,
     max: usize,
     mac: Option<MacState>,
-    body: Vec<u8>,
+    /// The record being gathered: room for its length, then its frames (empty when
+    /// no frame is gathered).
+    record: Vec<u8>,
 }
+
+/// Bytes of a record's length, in front of its body.
+const LEN_BYTES: usize = 4;
 
 impl<W: AsyncWrite + Unpin> RecordWriter<W> {
     pub(crate) fn new(inner: W, max: usize) -> Self {
@@ -283,12 +294,17 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
             inner,
             max,
             mac: None,
-            body: Vec::new(),
+            record: Vec::new(),
         }
     }
 
     pub(crate) fn set_mac(&mut self, key: Option<&[u8; 32]>) {
         self.mac = key.map(MacState::new);
+    }
+
+    /// Bytes of frames gathered for the next record.
+    fn gathered(&self) -> usize {
+        self.record.len().saturating_sub(LEN_BYTES)
     }
 
     /// The stream written to (for `net::__fuzz`, which writes raw bytes between records).
@@ -307,17 +323,26 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
                 max: self.max,
             });
         }
-        if !self.body.is_empty() && self.body.len() + frame.len() > self.max.min(RECORD_TARGET) {
+        if frame.is_empty() {
+            return Ok(());
+        }
+        let gathered = self.gathered();
+        if gathered > 0 && gathered + frame.len() > self.max.min(RECORD_TARGET) {
             self.write_record().await?;
         }
-        reserve_capped(&mut self.body, frame.len());
-        self.body.extend_from_slice(frame);
+        if self.record.is_empty() {
+            reserve_capped(&mut self.record, LEN_BYTES + frame.len());
+            self.record.extend_from_slice(&[0; LEN_BYTES]);
+        } else {
+            reserve_capped(&mut self.record, frame.len());
+        }
+        self.record.extend_from_slice(frame);
         Ok(())
     }
 
     /// Writes what was gathered as one record (if anything) and flushes.
     pub(crate) async fn flush(&mut self) -> Result<(), WireError> {
-        if !self.body.is_empty() {
+        if self.gathered() > 0 {
             self.write_record().await?;
         }
         self.inner.flush().await?;
@@ -325,19 +350,21 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
     }
 
     async fn write_record(&mut self) -> Result<(), WireError> {
-        let len = u32::try_from(self.body.len()).map_err(|_| WireError::TooLarge {
-            len: self.body.len(),
+        let body_len = self.gathered();
+        let len = u32::try_from(body_len).map_err(|_| WireError::TooLarge {
+            len: body_len,
             max: self.max,
         })?;
-        self.inner.write_all(&len.to_be_bytes()).await?;
-        self.inner.write_all(&self.body).await?;
+        self.record[..LEN_BYTES].copy_from_slice(&len.to_be_bytes());
         if let Some(mac) = self.mac.as_mut() {
-            let tag = mac.tag(&self.body).finalize().into_bytes();
-            self.inner.write_all(&tag).await?;
+            let tag = mac.tag(&self.record[LEN_BYTES..]).finalize().into_bytes();
+            reserve_capped(&mut self.record, tag.len());
+            self.record.extend_from_slice(&tag);
         }
-        self.body.clear();
-        if self.body.capacity() > BUFFER_KEPT {
-            self.body = Vec::new();
+        self.inner.write_all(&self.record).await?;
+        self.record.clear();
+        if self.record.capacity() > BUFFER_KEPT {
+            self.record = Vec::new();
         }
         Ok(())
     }
@@ -426,14 +453,14 @@ mod tests {
                 block_on(w.push_encoded(&frame)).unwrap();
                 // Records of the target size need no more room than that (not the
                 // next power of two).
-                assert!(w.body.capacity() <= RECORD_TARGET + MAC_LEN);
+                assert!(w.record.capacity() <= LEN_BYTES + RECORD_TARGET + MAC_LEN);
             }
             block_on(w.push_encoded(&big)).unwrap();
             block_on(w.push_encoded(&frame)).unwrap();
             assert!(
-                w.body.capacity() <= BUFFER_KEPT,
+                w.record.capacity() <= BUFFER_KEPT,
                 "the writer gave back the large record's buffer: {}",
-                w.body.capacity()
+                w.record.capacity()
             );
             block_on(w.flush()).unwrap();
         }
@@ -445,7 +472,7 @@ mod tests {
                 // Not held at the large record's size after it, nor doubled past the
                 // target for records of the target size.
                 assert!(
-                    r.buf.capacity() <= RECORD_TARGET + MAC_LEN,
+                    r.buf.capacity() <= LEN_BYTES + RECORD_TARGET + MAC_LEN,
                     "{}",
                     r.buf.capacity()
                 );
@@ -457,6 +484,66 @@ mod tests {
         assert!(sizes.iter().all(|&n| n <= RECORD_TARGET || n == big.len()));
         assert!(sizes.len() >= 1_001_000 / RECORD_TARGET + 2, "{sizes:?}");
         assert_eq!(sizes.iter().filter(|&&n| n == big.len()).count(), 1);
+    }
+
+    /// Counts the writes made to it.
+    #[derive(Default)]
+    struct CountingWriter {
+        writes: Vec<usize>,
+        bytes: Vec<u8>,
+    }
+
+    impl futures_lite::AsyncWrite for CountingWriter {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.writes.push(buf.len());
+            self.bytes.extend_from_slice(buf);
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn a_record_goes_out_in_one_write_with_its_length_and_mac() {
+        for key in [None, Some([3u8; 32])] {
+            let mut w = RecordWriter::new(CountingWriter::default(), 1024);
+            w.set_mac(key.as_ref());
+            let mut frame = Vec::new();
+            encode_frame(&("three frames", 3u32), &mut frame).unwrap();
+            for _ in 0..3 {
+                block_on(w.push_encoded(&frame)).unwrap();
+            }
+            block_on(w.push_encoded(&[])).unwrap();
+            block_on(w.flush()).unwrap();
+            // Nothing gathered: a flush writes no empty record.
+            block_on(w.flush()).unwrap();
+            let mac = if key.is_some() { MAC_LEN } else { 0 };
+            assert_eq!(w.inner.writes, [LEN_BYTES + 3 * frame.len() + mac]);
+            let wire = std::mem::take(&mut w.inner.bytes);
+            let mut r = RecordReader::new(wire.as_slice(), 1024);
+            r.set_mac(key.as_ref());
+            let frames: Vec<(String, u32)> = decode_frames(block_on(r.read_record()).unwrap())
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(frames.len(), 3);
+            assert!(matches!(block_on(r.read_record()), Err(WireError::Closed)));
+        }
     }
 
     #[test]

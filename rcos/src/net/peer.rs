@@ -339,6 +339,10 @@ impl Peer {
     }
 }
 
+/// Bytes a connection's reader takes from the socket at a time (records larger than
+/// this are read straight into the record's buffer).
+const READ_BUFFER: usize = 8 * 1024;
+
 /// Runs one connection: a writer loop here and a reader task, until either fails or
 /// the connection is replaced. Then tells the node.
 pub(crate) async fn run_connection<S>(
@@ -356,6 +360,9 @@ pub(crate) async fn run_connection<S>(
         None => (None, None),
     };
     let max = node.config().max_frame;
+    // Buffered: a record's length, body and MAC come in one read, and often the next
+    // records with them, instead of a system call for each.
+    let read_half = futures_lite::io::BufReader::with_capacity(READ_BUFFER, read_half);
     let mut reader = RecordReader::new(read_half, max);
     reader.set_mac(recv_key.as_ref());
     let mut writer = RecordWriter::new(write_half, max);
