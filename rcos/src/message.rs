@@ -17,6 +17,7 @@
 //! passed between local tasks with [`TaskRef::send_local`](crate::TaskRef::send_local); the
 //! receiver takes them out with [`Envelope::downcast_any`].
 
+mod encoded;
 mod envelope;
 mod impls;
 mod matcher;
@@ -32,6 +33,7 @@ pub use envelope::Envelope;
 pub use matcher::Match;
 pub use request::{ReplyTo, Request};
 
+pub(crate) use encoded::{Encoded, with_scratch};
 pub(crate) use envelope::DECODE_DEPTH_LIMIT;
 pub(crate) use request::{Reply, ReplySink, ReplySlot};
 
@@ -70,6 +72,17 @@ pub(crate) fn encode<M: Message>(msg: &M) -> Result<Vec<u8>, ciborium::ser::Erro
     let mut out = Vec::new();
     ciborium::into_writer(msg, &mut out)?;
     Ok(out)
+}
+
+/// The wire form of a message: its wire name and CBOR encoding, encoded in this
+/// thread's scratch buffer and kept inline when small (no allocation).
+pub(crate) fn encode_wire<M: Message>(
+    msg: &M,
+) -> Result<Encoded, ciborium::ser::Error<std::io::Error>> {
+    with_scratch(|buf| {
+        ciborium::into_writer(msg, &mut *buf)?;
+        Ok(Encoded::new(&M::wire_name(), buf))
+    })
 }
 
 /// Decodes a message from its CBOR form, with the nesting depth bounded.

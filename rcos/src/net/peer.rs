@@ -309,13 +309,13 @@ impl Peer {
                 false
             }
             Frame::Send { to, msg }
-                if msg.name == <MonitorStatus as crate::Message>::wire_name() =>
+                if msg.name() == <MonitorStatus as crate::Message>::wire_name() =>
             {
                 let mut told = self.told.lock();
                 if told.is_empty() {
                     return false;
                 }
-                let Ok(status) = crate::message::decode::<MonitorStatus>(&msg.bytes) else {
+                let Ok(status) = crate::message::decode::<MonitorStatus>(msg.bytes()) else {
                     return false;
                 };
                 match told.iter().position(|(monitor, target, _)| {
