@@ -440,16 +440,27 @@ pub(crate) mod fast {
     /// Encodes `Send { to, msg }` for a message without a span; false if it has one
     /// (the caller then uses the generic encoder).
     pub(crate) fn encode_send(to: u64, msg: &WireMsg, out: &mut Vec<u8>) -> bool {
+        encode_carrier("Send", "to", to, msg, out)
+    }
+
+    /// Encodes `Reply { id, msg }` for a message without a span; false if it has one.
+    pub(crate) fn encode_reply(id: u64, msg: &WireMsg, out: &mut Vec<u8>) -> bool {
+        encode_carrier("Reply", "id", id, msg, out)
+    }
+
+    /// `{variant: {key: n, "msg": {"name": text, "bytes": bytes}}}`, as the derive
+    /// writes a frame variant with a number and a message without a span.
+    fn encode_carrier(variant: &str, key: &str, n: u64, msg: &WireMsg, out: &mut Vec<u8>) -> bool {
         if msg.span.is_some() {
             return false;
         }
         let (name, bytes) = (msg.name(), msg.bytes());
         out.reserve(32 + name.len() + bytes.len());
         head(out, 5, 1);
-        text(out, "Send");
+        text(out, variant);
         head(out, 5, 2);
-        text(out, "to");
-        head(out, 0, to);
+        text(out, key);
+        head(out, 0, n);
         text(out, "msg");
         head(out, 5, 2);
         text(out, "name");
@@ -633,12 +644,16 @@ pub(crate) mod fast {
         Some((b.get(at..end)?, end))
     }
 
-    /// Decodes a `Send` frame at the start of `b` written in exactly the shape above;
-    /// returns it and the bytes it took, or `None` for anything else.
+    /// Decodes a `Send` or `Reply` frame at the start of `b` written in exactly the
+    /// shape above; returns it and the bytes it took, or `None` for anything else.
     pub(crate) fn decode_send(b: &[u8]) -> Option<(Frame, usize)> {
         // {"Send": {"to": u64, "msg": {"name": text, "bytes": bytes}}}
-        let at = expect(b, 0, b"\xa1\x64Send\xa2\x62to")?;
-        let (to, at) = read_head(b, at, 0)?;
+        // {"Reply": {"id": u64, "msg": {"name": text, "bytes": bytes}}}
+        let (reply, at) = match expect(b, 0, b"\xa1\x64Send\xa2\x62to") {
+            Some(at) => (false, at),
+            None => (true, expect(b, 0, b"\xa1\x65Reply\xa2\x62id")?),
+        };
+        let (n, at) = read_head(b, at, 0)?;
         let at = expect(b, at, b"\x63msg\xa2\x64name")?;
         let (name, at) = read_bytes(b, at, 3)?;
         let name = std::str::from_utf8(name).ok()?;
@@ -648,7 +663,12 @@ pub(crate) mod fast {
             encoded: crate::message::Encoded::new(name, bytes),
             span: None,
         };
-        Some((Frame::Send { to, msg }, at))
+        let frame = if reply {
+            Frame::Reply { id: n, msg }
+        } else {
+            Frame::Send { to: n, msg }
+        };
+        Some((frame, at))
     }
 
     #[cfg(test)]
@@ -695,6 +715,27 @@ pub(crate) mod fast {
                     }
                     other => panic!("decoded {other:?}"),
                 }
+                // Replies the same way.
+                let mut fast = Vec::new();
+                assert!(encode_reply(to, &wire(name, &vec![7; len]), &mut fast));
+                let reference = super::super::tests::RefFrame::Reply {
+                    id: to,
+                    msg: super::super::tests::RefWireMsg::new(name, &vec![7; len], None),
+                };
+                assert_eq!(fast, cbor(&reference), "the derive's bytes");
+                let (decoded, used) = decode_send(&fast).unwrap();
+                assert_eq!(used, fast.len());
+                match decoded {
+                    Frame::Reply { id, msg: m } => {
+                        assert_eq!((id, m.name(), m.bytes().len()), (to, name, len));
+                    }
+                    other => panic!("decoded {other:?}"),
+                }
+            }
+            let mut b = Vec::new();
+            encode_reply(5, &wire("x", &[1, 2]), &mut b);
+            for cut in 0..b.len() {
+                assert!(decode_send(&b[..cut]).is_none(), "cut at {cut}");
             }
             // Truncated or other shapes: not taken by the fast path.
             let mut b = Vec::new();
