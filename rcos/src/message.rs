@@ -86,6 +86,25 @@ pub(crate) fn encode_wire<M: Message>(
 }
 
 /// Decodes a message from its CBOR form, with the nesting depth bounded.
+///
+/// ciborium's decoders with a depth limit zero a 4 KiB scratch buffer on the stack for
+/// every call, which for a small message costs far more than decoding it. A message of
+/// at most [`SMALL_DECODE`] bytes is decoded with a scratch buffer of its own size
+/// instead (no string in it can be longer than the message, so the decoder behaves the
+/// same), once its nesting is known to be within the limit: a message no longer than
+/// the limit cannot nest deeper (each level takes a byte), a longer one is walked over
+/// its heads first.
 pub(crate) fn decode<M: Message>(bytes: &[u8]) -> Result<M, ciborium::de::Error<std::io::Error>> {
+    let mut scratch = [0u8; SMALL_DECODE];
+    if let Some(scratch) = scratch.get_mut(..bytes.len()) {
+        if bytes.len() <= DECODE_DEPTH_LIMIT
+            || crate::net::frame::fast::item_end(bytes, DECODE_DEPTH_LIMIT).is_some()
+        {
+            return ciborium::de::from_reader_with_buffer(bytes, scratch);
+        }
+    }
     ciborium::de::from_reader_with_recursion_limit(bytes, DECODE_DEPTH_LIMIT)
 }
+
+/// The largest message [`decode`] decodes with a scratch buffer of its own size.
+const SMALL_DECODE: usize = 256;

@@ -181,4 +181,35 @@ mod tests {
         });
         with_scratch(|buf| assert!(buf.capacity() <= SCRATCH_KEPT));
     }
+
+    #[test]
+    fn small_messages_decode_alike_and_deep_ones_are_still_refused() {
+        use crate::message::{DECODE_DEPTH_LIMIT, decode, encode};
+        for len in [0usize, 1, 23, 63, 64, 200, 250, 255, 256, 5000] {
+            let text = "x".repeat(len);
+            let bytes = encode(&text).unwrap();
+            assert_eq!(decode::<String>(&bytes).unwrap(), text);
+            let raw = vec![3u8; len];
+            let bytes = encode(&raw).unwrap();
+            assert_eq!(decode::<Vec<u8>>(&bytes).unwrap(), raw);
+        }
+        assert_eq!(
+            decode::<(u8, Vec<u16>)>(&encode(&(7u8, vec![1u16, 300])).unwrap()).unwrap(),
+            (7, vec![1, 300])
+        );
+        // Nested exactly to the limit, and one deeper, in fewer than 256 bytes.
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Tree(Vec<Tree>);
+        impl crate::Message for Tree {
+            fn wire_name() -> std::borrow::Cow<'static, str> {
+                "Tree".into()
+            }
+        }
+        let nested = |depth: usize| [vec![0x81u8; depth - 1], vec![0x80]].concat();
+        assert!(decode::<Tree>(&nested(DECODE_DEPTH_LIMIT)).is_ok());
+        assert!(decode::<Tree>(&nested(DECODE_DEPTH_LIMIT + 1)).is_err());
+        assert!(decode::<Tree>(&nested(200)).is_err());
+        assert!(decode::<u64>(&[]).is_err());
+        assert!(decode::<u64>(&[0x1b, 1]).is_err());
+    }
 }
