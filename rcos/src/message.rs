@@ -67,6 +67,50 @@ pub trait Message: Serialize + DeserializeOwned + Send + 'static {
     fn wire_name() -> Cow<'static, str>;
 }
 
+/// The wire name of a generic message type `T`, made by `make` the first time it is
+/// asked for and kept for the rest of the program: one string per type (a bounded
+/// number, so it is leaked), found afterwards through a per-thread table without
+/// allocating or locking.
+pub(crate) fn cached_name<T: 'static>(make: impl FnOnce() -> String) -> Cow<'static, str> {
+    use std::any::TypeId;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+
+    type Names = HashMap<TypeId, &'static str>;
+    static ALL: OnceLock<crate::util::Mutex<Names>> = OnceLock::new();
+    thread_local! {
+        static HERE: RefCell<Names> = RefCell::new(HashMap::new());
+    }
+    let id = TypeId::of::<T>();
+    let here = HERE
+        .try_with(|here| here.try_borrow().ok().and_then(|h| h.get(&id).copied()))
+        .ok()
+        .flatten();
+    if let Some(name) = here {
+        return Cow::Borrowed(name);
+    }
+    let all = ALL.get_or_init(|| crate::util::Mutex::new(HashMap::new()));
+    let known = all.lock().get(&id).copied();
+    let name = match known {
+        Some(name) => name,
+        None => {
+            // Made outside the lock: `make` asks for the names of the type's parameters,
+            // which may come here too.
+            let made = make();
+            *all.lock()
+                .entry(id)
+                .or_insert_with(|| Box::leak(made.into_boxed_str()))
+        }
+    };
+    let _ = HERE.try_with(|here| {
+        if let Ok(mut here) = here.try_borrow_mut() {
+            here.insert(id, name);
+        }
+    });
+    Cow::Borrowed(name)
+}
+
 /// Encodes a message into its CBOR form (the wire form used between nodes).
 pub(crate) fn encode<M: Message>(msg: &M) -> Result<Vec<u8>, ciborium::ser::Error<std::io::Error>> {
     let mut out = Vec::new();

@@ -213,3 +213,29 @@ mod tests {
         assert!(decode::<u64>(&[0x1b, 1]).is_err());
     }
 }
+
+#[cfg(test)]
+mod name_tests {
+    use crate::Message;
+
+    #[test]
+    fn generic_wire_names_are_made_once_and_nest() {
+        let name = <crate::Request<Vec<Option<u64>>>>::wire_name();
+        assert_eq!(name, "rcos::Request<Vec<Option<u64>>>");
+        assert!(matches!(name, std::borrow::Cow::Borrowed(_)));
+        let again = <crate::Request<Vec<Option<u64>>>>::wire_name();
+        assert!(
+            std::ptr::eq(name.as_ptr(), again.as_ptr()),
+            "the same string"
+        );
+        // From another thread: the same, without a second string.
+        let there = std::thread::spawn(|| {
+            <crate::Request<Vec<Option<u64>>>>::wire_name().as_ptr() as usize
+        })
+        .join()
+        .unwrap();
+        assert_eq!(there, name.as_ptr() as usize);
+        assert_eq!(<Vec<u8>>::wire_name(), "Vec<u8>");
+        assert_eq!(<crate::Request<u64>>::wire_name(), "rcos::Request<u64>");
+    }
+}

@@ -54,7 +54,7 @@ impl<M> Request<M> {
 
 impl<M: Message> Message for Request<M> {
     fn wire_name() -> Cow<'static, str> {
-        Cow::Owned(format!("rcos::Request<{}>", M::wire_name()))
+        super::cached_name::<Self>(|| format!("rcos::Request<{}>", M::wire_name()))
     }
 }
 
