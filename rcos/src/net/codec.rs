@@ -45,6 +45,10 @@ const BUFFER_KEPT: usize = 2 * RECORD_TARGET;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The room a record of the target size takes in a writer's buffer: its length, its
+/// body and its MAC.
+const RECORD_ROOM: usize = 4 + RECORD_TARGET + MAC_LEN;
+
 /// Makes room in `buf` for `additional` more bytes, doubling as a `Vec` does, except
 /// that a buffer which holds records of the target size stops at that size rather
 /// than at twice it (the next power of two), which would also put it past the
@@ -53,8 +57,8 @@ fn reserve_capped(buf: &mut Vec<u8>, additional: usize) {
     let need = buf.len() + additional;
     if need > buf.capacity() {
         let doubled = buf.capacity() * 2;
-        let room = if need <= RECORD_TARGET + MAC_LEN {
-            doubled.min(RECORD_TARGET + MAC_LEN).max(need)
+        let room = if need <= RECORD_ROOM {
+            doubled.min(RECORD_ROOM).max(need)
         } else {
             doubled.max(need)
         };
@@ -249,17 +253,23 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
             return Err(WireError::TooLarge { len, max: self.max });
         }
         let total = len + if self.mac.is_some() { MAC_LEN } else { 0 };
-        self.buf.clear();
-        // Grow with the data that actually arrives, not with the declared length.
-        while self.buf.len() < total {
-            let want = (total - self.buf.len()).min(READ_CHUNK);
-            let start = self.buf.len();
-            reserve_capped(&mut self.buf, want);
-            self.buf.resize(start + want, 0);
-            self.inner.read_exact(&mut self.buf[start..]).await?;
+        // The buffer keeps the length of the longest record read so far (up to
+        // `BUFFER_KEPT`), so a record is read over the last one's bytes instead of into
+        // memory zeroed for it first. It grows with the data that actually arrives, not
+        // with the declared length.
+        let mut filled = 0;
+        while filled < total {
+            let end = filled + (total - filled).min(READ_CHUNK);
+            if self.buf.len() < end {
+                let more = end - self.buf.len();
+                reserve_capped(&mut self.buf, more);
+                self.buf.resize(end, 0);
+            }
+            self.inner.read_exact(&mut self.buf[filled..end]).await?;
+            filled = end;
         }
         if let Some(mac) = self.mac.as_mut() {
-            let (body, tag) = self.buf.split_at(len);
+            let (body, tag) = self.buf[..total].split_at(len);
             // Constant-time comparison.
             mac.tag(body)
                 .verify_slice(tag)
@@ -269,11 +279,16 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
     }
 }
 
+/// The length in front of a record's body.
+const LEN_PREFIX: usize = 4;
+
 /// Writes records, gathering several frames into one.
 pub(crate) struct RecordWriter<W> {
     inner: W,
     max: usize,
     mac: Option<MacState>,
+    /// The record being gathered: room for its length, then its frames (then, as it
+    /// is written, its MAC), so that a record goes out in one write.
     body: Vec<u8>,
 }
 
@@ -297,6 +312,11 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
         &mut self.inner
     }
 
+    /// The length of the frames gathered so far.
+    fn gathered(&self) -> usize {
+        self.body.len().saturating_sub(LEN_PREFIX)
+    }
+
     /// Adds an encoded frame to the next record; writes the record first if the frame
     /// would take it past [`RECORD_TARGET`] (or the largest record). A frame larger than
     /// a whole record is refused; one larger than the target goes in a record of its own.
@@ -307,8 +327,12 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
                 max: self.max,
             });
         }
-        if !self.body.is_empty() && self.body.len() + frame.len() > self.max.min(RECORD_TARGET) {
+        if self.gathered() > 0 && self.gathered() + frame.len() > self.max.min(RECORD_TARGET) {
             self.write_record().await?;
+        }
+        if self.body.is_empty() {
+            reserve_capped(&mut self.body, LEN_PREFIX + frame.len());
+            self.body.extend_from_slice(&[0; LEN_PREFIX]);
         }
         reserve_capped(&mut self.body, frame.len());
         self.body.extend_from_slice(frame);
@@ -317,7 +341,7 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
 
     /// Writes what was gathered as one record (if anything) and flushes.
     pub(crate) async fn flush(&mut self) -> Result<(), WireError> {
-        if !self.body.is_empty() {
+        if self.gathered() > 0 {
             self.write_record().await?;
         }
         self.inner.flush().await?;
@@ -325,16 +349,24 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
     }
 
     async fn write_record(&mut self) -> Result<(), WireError> {
-        let len = u32::try_from(self.body.len()).map_err(|_| WireError::TooLarge {
-            len: self.body.len(),
+        let gathered = self.gathered();
+        let len = u32::try_from(gathered).map_err(|_| WireError::TooLarge {
+            len: gathered,
             max: self.max,
         })?;
-        self.inner.write_all(&len.to_be_bytes()).await?;
-        self.inner.write_all(&self.body).await?;
-        if let Some(mac) = self.mac.as_mut() {
-            let tag = mac.tag(&self.body).finalize().into_bytes();
-            self.inner.write_all(&tag).await?;
+        if let Some(prefix) = self.body.get_mut(..LEN_PREFIX) {
+            prefix.copy_from_slice(&len.to_be_bytes());
         }
+        if let Some(mac) = self.mac.as_mut() {
+            let tag = mac
+                .tag(self.body.get(LEN_PREFIX..).unwrap_or_default())
+                .finalize()
+                .into_bytes();
+            reserve_capped(&mut self.body, MAC_LEN);
+            self.body.extend_from_slice(&tag);
+        }
+        // Length, body and MAC in one write (one system call, one segment).
+        self.inner.write_all(&self.body).await?;
         self.body.clear();
         if self.body.capacity() > BUFFER_KEPT {
             self.body = Vec::new();
@@ -426,7 +458,7 @@ mod tests {
                 block_on(w.push_encoded(&frame)).unwrap();
                 // Records of the target size need no more room than that (not the
                 // next power of two).
-                assert!(w.body.capacity() <= RECORD_TARGET + MAC_LEN);
+                assert!(w.body.capacity() <= RECORD_ROOM);
             }
             block_on(w.push_encoded(&big)).unwrap();
             block_on(w.push_encoded(&frame)).unwrap();
@@ -444,11 +476,7 @@ mod tests {
             if body.len() <= RECORD_TARGET {
                 // Not held at the large record's size after it, nor doubled past the
                 // target for records of the target size.
-                assert!(
-                    r.buf.capacity() <= RECORD_TARGET + MAC_LEN,
-                    "{}",
-                    r.buf.capacity()
-                );
+                assert!(r.buf.capacity() <= RECORD_ROOM, "{}", r.buf.capacity());
             }
         }
         assert_eq!(sizes.iter().sum::<usize>(), 1001 * 1000 + big.len());
@@ -457,6 +485,33 @@ mod tests {
         assert!(sizes.iter().all(|&n| n <= RECORD_TARGET || n == big.len()));
         assert!(sizes.len() >= 1_001_000 / RECORD_TARGET + 2, "{sizes:?}");
         assert_eq!(sizes.iter().filter(|&&n| n == big.len()).count(), 1);
+    }
+
+    #[test]
+    fn a_record_is_its_length_its_frames_and_its_mac_in_one_write() {
+        for key in [None, Some([3u8; 32])] {
+            let mut wire = Vec::new();
+            {
+                let mut w = RecordWriter::new(&mut wire, 1024);
+                w.set_mac(key.as_ref());
+                block_on(w.push_encoded(&[0x01, 0x02])).unwrap();
+                block_on(w.push_encoded(&[0x03])).unwrap();
+                block_on(w.flush()).unwrap();
+                block_on(w.flush()).unwrap();
+                block_on(w.push_encoded(&[0x04])).unwrap();
+                block_on(w.flush()).unwrap();
+            }
+            let mut expected = vec![0, 0, 0, 3, 0x01, 0x02, 0x03];
+            let mut mac = key.as_ref().map(MacState::new);
+            if let Some(mac) = mac.as_mut() {
+                expected.extend_from_slice(&mac.tag(&[0x01, 0x02, 0x03]).finalize().into_bytes());
+            }
+            expected.extend_from_slice(&[0, 0, 0, 1, 0x04]);
+            if let Some(mac) = mac.as_mut() {
+                expected.extend_from_slice(&mac.tag(&[0x04]).finalize().into_bytes());
+            }
+            assert_eq!(wire, expected);
+        }
     }
 
     #[test]
