@@ -1255,6 +1255,16 @@ impl Node {
             Frame::Reply { id, msg } => {
                 let slot = shared.replies.lock().get(&id).cloned();
                 match slot {
+                    // Without a span to open, a reply of the type the caller waits for
+                    // goes in decoded, without an envelope.
+                    Some(slot) if msg.span.is_none() => {
+                        if let Some(other) = slot.fill_encoded(msg.encoded) {
+                            slot.fill_from_remote(crate::Envelope::from_encoded(
+                                other,
+                                tracing::Span::none(),
+                            ));
+                        }
+                    }
                     Some(slot) => slot.fill_from_remote(msg.into_envelope()),
                     None => tracing::debug!(
                         reply = id,
