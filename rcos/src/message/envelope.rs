@@ -436,7 +436,7 @@ impl Envelope {
             .get()
             .value_ref()
             .downcast_ref::<M>()
-            .is_some_and(|value| pred(value))
+            .is_some_and(pred)
     }
 
     /// Takes out a value of any type, including one sent with

@@ -549,7 +549,8 @@ mod tests {
             assert!(got.iter().zip(&expected).all(|(a, b)| *a == b.as_slice()));
             frames.clear();
             expected.clear();
-            assert!(frames.is_empty() && frames.len() == 0 && frames.iter().next().is_none());
+            assert!(frames.is_empty() && frames.iter().next().is_none());
+            assert_eq!(frames.len(), 0);
             // A burst's buffer is not kept.
             assert!(frames.bytes.capacity() <= super::super::codec::RECORD_TARGET * 2);
         }
