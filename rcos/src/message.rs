@@ -17,6 +17,7 @@
 //! passed between local tasks with [`TaskRef::send_local`](crate::TaskRef::send_local); the
 //! receiver takes them out with [`Envelope::downcast_any`].
 
+mod encoded;
 mod envelope;
 mod impls;
 mod matcher;
@@ -32,6 +33,7 @@ pub use envelope::Envelope;
 pub use matcher::Match;
 pub use request::{ReplyTo, Request};
 
+pub(crate) use encoded::{Encoded, with_scratch};
 pub(crate) use envelope::DECODE_DEPTH_LIMIT;
 pub(crate) use request::{Reply, ReplySink, ReplySlot};
 
@@ -65,6 +67,50 @@ pub trait Message: Serialize + DeserializeOwned + Send + 'static {
     fn wire_name() -> Cow<'static, str>;
 }
 
+/// The wire name of a generic message type `T`, made by `make` the first time it is
+/// asked for and kept for the rest of the program: one string per type (a bounded
+/// number, so it is leaked), found afterwards through a per-thread table without
+/// allocating or locking.
+pub(crate) fn cached_name<T: 'static>(make: impl FnOnce() -> String) -> Cow<'static, str> {
+    use std::any::TypeId;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+
+    type Names = HashMap<TypeId, &'static str>;
+    static ALL: OnceLock<crate::util::Mutex<Names>> = OnceLock::new();
+    thread_local! {
+        static HERE: RefCell<Names> = RefCell::new(HashMap::new());
+    }
+    let id = TypeId::of::<T>();
+    let here = HERE
+        .try_with(|here| here.try_borrow().ok().and_then(|h| h.get(&id).copied()))
+        .ok()
+        .flatten();
+    if let Some(name) = here {
+        return Cow::Borrowed(name);
+    }
+    let all = ALL.get_or_init(|| crate::util::Mutex::new(HashMap::new()));
+    let known = all.lock().get(&id).copied();
+    let name = match known {
+        Some(name) => name,
+        None => {
+            // Made outside the lock: `make` asks for the names of the type's parameters,
+            // which may come here too.
+            let made = make();
+            *all.lock()
+                .entry(id)
+                .or_insert_with(|| Box::leak(made.into_boxed_str()))
+        }
+    };
+    let _ = HERE.try_with(|here| {
+        if let Ok(mut here) = here.try_borrow_mut() {
+            here.insert(id, name);
+        }
+    });
+    Cow::Borrowed(name)
+}
+
 /// Encodes a message into its CBOR form (the wire form used between nodes).
 pub(crate) fn encode<M: Message>(msg: &M) -> Result<Vec<u8>, ciborium::ser::Error<std::io::Error>> {
     let mut out = Vec::new();
@@ -72,7 +118,37 @@ pub(crate) fn encode<M: Message>(msg: &M) -> Result<Vec<u8>, ciborium::ser::Erro
     Ok(out)
 }
 
+/// The wire form of a message: its wire name and CBOR encoding, encoded in this
+/// thread's scratch buffer and kept inline when small (no allocation).
+pub(crate) fn encode_wire<M: Message>(
+    msg: &M,
+) -> Result<Encoded, ciborium::ser::Error<std::io::Error>> {
+    with_scratch(|buf| {
+        ciborium::into_writer(msg, &mut *buf)?;
+        Ok(Encoded::new(&M::wire_name(), buf))
+    })
+}
+
 /// Decodes a message from its CBOR form, with the nesting depth bounded.
+///
+/// ciborium's decoders with a depth limit zero a 4 KiB scratch buffer on the stack for
+/// every call, which for a small message costs far more than decoding it. A message of
+/// at most [`SMALL_DECODE`] bytes is decoded with a scratch buffer of its own size
+/// instead (no string in it can be longer than the message, so the decoder behaves the
+/// same), once its nesting is known to be within the limit: a message no longer than
+/// the limit cannot nest deeper (each level takes a byte), a longer one is walked over
+/// its heads first.
 pub(crate) fn decode<M: Message>(bytes: &[u8]) -> Result<M, ciborium::de::Error<std::io::Error>> {
+    let mut scratch = [0u8; SMALL_DECODE];
+    if let Some(scratch) = scratch.get_mut(..bytes.len()) {
+        if bytes.len() <= DECODE_DEPTH_LIMIT
+            || crate::net::frame::fast::item_end(bytes, DECODE_DEPTH_LIMIT).is_some()
+        {
+            return ciborium::de::from_reader_with_buffer(bytes, scratch);
+        }
+    }
     ciborium::de::from_reader_with_recursion_limit(bytes, DECODE_DEPTH_LIMIT)
 }
+
+/// The largest message [`decode`] decodes with a scratch buffer of its own size.
+const SMALL_DECODE: usize = 256;

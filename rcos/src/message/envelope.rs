@@ -13,12 +13,7 @@ use super::Message;
 /// build).
 pub(crate) const DECODE_DEPTH_LIMIT: usize = 64;
 
-/// A message that arrived from another node and has not been decoded yet.
-#[derive(Clone, Debug)]
-pub(crate) struct Encoded {
-    pub(crate) name: String,
-    pub(crate) bytes: Vec<u8>,
-}
+pub(crate) use super::Encoded;
 
 /// What travels with every message besides its value.
 #[derive(Debug, Clone)]
@@ -151,14 +146,7 @@ impl<M: Message> Payload for MessageBox<M> {
             .map_err(|value| Box::new(MessageBox { header, value }) as Box<dyn Payload>)
     }
     fn encode(&self) -> Option<Result<Encoded, String>> {
-        Some(
-            super::encode(&self.value)
-                .map(|bytes| Encoded {
-                    name: M::wire_name().into_owned(),
-                    bytes,
-                })
-                .map_err(|e| e.to_string()),
-        )
+        Some(super::encode_wire(&self.value).map_err(|e| e.to_string()))
     }
 }
 
@@ -180,14 +168,7 @@ impl<M: Message + Clone + Sync> Payload for SharedBox<M> {
             .map_err(|value| Box::new(SharedBox { header, value }) as Box<dyn Payload>)
     }
     fn encode(&self) -> Option<Result<Encoded, String>> {
-        Some(
-            super::encode(&self.value)
-                .map(|bytes| Encoded {
-                    name: M::wire_name().into_owned(),
-                    bytes,
-                })
-                .map_err(|e| e.to_string()),
-        )
+        Some(super::encode_wire(&self.value).map_err(|e| e.to_string()))
     }
 }
 
@@ -233,7 +214,7 @@ impl Payload for EncodedBox {
         TypeId::of::<Encoded>()
     }
     fn type_name(&self) -> &str {
-        &self.value.name
+        self.value.name()
     }
     fn value_ref(&self) -> &dyn Any {
         // An encoded message has no Rust value until it is decoded; `&()` makes every
@@ -359,14 +340,14 @@ impl Envelope {
 
     /// Wraps a message that arrived encoded from another node.
     #[allow(dead_code)] // the network layer is its only user
-    pub(crate) fn from_encoded(name: String, bytes: Vec<u8>, span: tracing::Span) -> Envelope {
+    pub(crate) fn from_encoded(encoded: Encoded, span: tracing::Span) -> Envelope {
         Envelope {
             inner: Inner::Boxed(Box::new(EncodedBox {
                 header: Header {
                     span: (!span.is_none()).then(|| Box::new(span)),
                     system: false,
                 },
-                value: Encoded { name, bytes },
+                value: encoded,
             })),
         }
     }
@@ -385,7 +366,7 @@ impl Envelope {
             return true;
         }
         match self.inner.get().encoded() {
-            Some(enc) => enc.name == M::wire_name(),
+            Some(enc) => enc.name() == M::wire_name(),
             None => false,
         }
     }
@@ -399,11 +380,11 @@ impl Envelope {
             return self.take::<M>();
         }
         match self.inner.get().encoded() {
-            Some(enc) if enc.name == M::wire_name() => match super::decode::<M>(&enc.bytes) {
+            Some(enc) if enc.name() == M::wire_name() => match super::decode::<M>(enc.bytes()) {
                 Ok(value) => Ok(value),
                 Err(error) => {
                     tracing::warn!(
-                        message_type = %enc.name,
+                        message_type = %enc.name(),
                         %error,
                         "a message from another node did not decode as its named type"
                     );
@@ -412,6 +393,50 @@ impl Envelope {
             },
             _ => Err(self),
         }
+    }
+
+    /// Offers the message to `pred` as an `M` (decoding it if it came from another
+    /// node) and reports whether `pred` accepted it. A message from another node that
+    /// is accepted is moved into `taken` as it is decoded, so the caller can drop the
+    /// envelope and keep the value without the envelope being boxed again; one that is
+    /// refused is kept decoded in the envelope (as [`peek`](Self::peek) does), so it is
+    /// not decoded again. A local `M` stays in the envelope (`taken` is left empty):
+    /// take it out with [`downcast`](Self::downcast).
+    pub(crate) fn select<M: Message>(
+        &mut self,
+        pred: &mut impl FnMut(&M) -> bool,
+        taken: &mut Option<M>,
+    ) -> bool {
+        if self.inner.get().value_type_id() != TypeId::of::<M>() {
+            let decoded = match self.inner.get().encoded() {
+                Some(enc) if enc.name() == M::wire_name() => super::decode::<M>(enc.bytes()).ok(),
+                _ => None,
+            };
+            let Some(value) = decoded else {
+                return false;
+            };
+            if pred(&value) {
+                *taken = Some(value);
+                return true;
+            }
+            // Refused: keep it decoded for the next look.
+            if let Inner::Boxed(boxed) = &mut self.inner {
+                let header = std::mem::replace(
+                    boxed.header_mut(),
+                    Header {
+                        span: None,
+                        system: false,
+                    },
+                );
+                *boxed = Box::new(MessageBox { header, value });
+            }
+            return false;
+        }
+        self.inner
+            .get()
+            .value_ref()
+            .downcast_ref::<M>()
+            .is_some_and(pred)
     }
 
     /// Takes out a value of any type, including one sent with
@@ -445,7 +470,9 @@ impl Envelope {
                 return None;
             };
             let decoded = match boxed.encoded() {
-                Some(enc) if enc.name == M::wire_name() => super::decode::<M>(&enc.bytes).ok()?,
+                Some(enc) if enc.name() == M::wire_name() => {
+                    super::decode::<M>(enc.bytes()).ok()?
+                }
                 _ => return None,
             };
             let header = std::mem::replace(
@@ -550,7 +577,7 @@ mod tests {
     fn encoded_messages_decode_on_downcast() {
         let bytes = crate::message::encode(&vec![1u16, 2, 3]).unwrap();
         let mut env =
-            Envelope::from_encoded("Vec<u16>".into(), bytes.clone(), tracing::Span::none());
+            Envelope::from_encoded(Encoded::new("Vec<u16>", &bytes), tracing::Span::none());
         assert!(env.is::<Vec<u16>>());
         assert!(!env.is::<Vec<u32>>());
         assert_eq!(env.type_name(), "Vec<u16>");
@@ -558,20 +585,22 @@ mod tests {
         assert_eq!(env.peek::<Vec<u16>>(), Some(&vec![1, 2, 3]));
         assert_eq!(env.downcast::<Vec<u16>>().unwrap(), vec![1, 2, 3]);
 
-        let env = Envelope::from_encoded("Vec<u16>".into(), bytes, tracing::Span::none());
+        let env = Envelope::from_encoded(Encoded::new("Vec<u16>", &bytes), tracing::Span::none());
         let env = env.downcast::<String>().unwrap_err();
         assert_eq!(env.downcast::<Vec<u16>>().unwrap(), vec![1, 2, 3]);
     }
 
     #[test]
     fn malformed_encoded_message_is_handed_back() {
-        let env =
-            Envelope::from_encoded("u64".into(), vec![0xff, 0x00, 0x13], tracing::Span::none());
+        let env = Envelope::from_encoded(
+            Encoded::new("u64", &[0xff, 0x00, 0x13]),
+            tracing::Span::none(),
+        );
         let env = env.downcast::<u64>().unwrap_err();
         assert_eq!(env.type_name(), "u64");
         // Deep nesting is refused rather than overflowing the stack.
         let deep = vec![0x81u8; 100_000];
-        let env = Envelope::from_encoded("Vec<u8>".into(), deep, tracing::Span::none());
+        let env = Envelope::from_encoded(Encoded::new("Vec<u8>", &deep), tracing::Span::none());
         assert!(env.downcast::<Vec<u8>>().is_err());
     }
 
@@ -579,8 +608,8 @@ mod tests {
     fn encode_round_trip() {
         let env = Envelope::new((7u8, String::from("x")));
         let enc = env.encode().unwrap().unwrap();
-        assert_eq!(enc.name, "(u8, String)");
-        let back = Envelope::from_encoded(enc.name, enc.bytes, tracing::Span::none());
+        assert_eq!(enc.name(), "(u8, String)");
+        let back = Envelope::from_encoded(enc, tracing::Span::none());
         assert_eq!(
             back.downcast::<(u8, String)>().unwrap(),
             (7, "x".to_string())

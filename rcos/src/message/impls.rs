@@ -33,7 +33,7 @@ macro_rules! generic1 {
     ($($name:literal => $t:ident),* $(,)?) => {$(
         impl<T: Message> Message for $t<T> {
             fn wire_name() -> Cow<'static, str> {
-                Cow::Owned(format!(concat!($name, "<{}>"), T::wire_name()))
+                super::cached_name::<Self>(|| format!(concat!($name, "<{}>"), T::wire_name()))
             }
         }
     )*};

@@ -54,7 +54,7 @@ impl<M> Request<M> {
 
 impl<M: Message> Message for Request<M> {
     fn wire_name() -> Cow<'static, str> {
-        Cow::Owned(format!("rcos::Request<{}>", M::wire_name()))
+        super::cached_name::<Self>(|| format!("rcos::Request<{}>", M::wire_name()))
     }
 }
 
@@ -129,6 +129,10 @@ pub(crate) trait ReplySink: Send + Sync + 'static {
     fn fill_value(&self, reply: &mut dyn Any) -> Filled;
     /// Puts an envelope in, unless the slot was closed; hands it back then.
     fn fill_envelope(&self, env: Envelope) -> Result<(), Envelope>;
+    /// Puts in a reply that came encoded from another node, decoded as the expected
+    /// type (no envelope); hands it back if it is of another type or does not decode
+    /// as it (send it in an envelope then). Dropped if the slot was closed.
+    fn fill_encoded(&self, encoded: super::Encoded) -> Option<super::Encoded>;
     /// The caller stopped waiting, or the replier went away.
     fn close(&self);
     /// Whether the slot was filled or closed.
@@ -240,6 +244,19 @@ impl<R: Message> ReplySink for ReplySlot<R> {
             Reply::Envelope(env) => env,
             Reply::Value(value) => Envelope::new(value),
         })
+    }
+
+    fn fill_encoded(&self, encoded: super::Encoded) -> Option<super::Encoded> {
+        if encoded.name() != R::wire_name() {
+            return Some(encoded);
+        }
+        let Ok(value) = super::decode::<R>(encoded.bytes()) else {
+            return Some(encoded);
+        };
+        if self.fill(Reply::Value(value)).is_err() {
+            tracing::debug!("a reply from another node came after its caller stopped waiting");
+        }
+        None
     }
 
     fn close(&self) {
@@ -375,47 +392,132 @@ impl fmt::Debug for ReplyTo {
     }
 }
 
-/// How a `ReplyTo` travels: the caller's runtime and the slot's id there.
-#[derive(Serialize, Deserialize)]
+/// How a `ReplyTo` travels: the caller's runtime and the slot's id there. Read into
+/// the types it ends up in (no intermediate `String`s).
+#[derive(Deserialize)]
 struct WireReplyTo {
-    node: String,
+    node: NodeName,
     incarnation: u64,
     id: u64,
     #[serde(default)]
-    location: Option<String>,
+    location: Option<WireLocation>,
+}
+
+/// [`WireReplyTo`] as it is written: the same fields, borrowed, the location as text
+/// formatted on the stack.
+#[derive(Serialize)]
+#[serde(rename = "WireReplyTo")]
+struct WireReplyToOut<'a> {
+    node: &'a str,
+    incarnation: u64,
+    id: u64,
+    location: Option<AsText<crate::net::Location>>,
+}
+
+/// A node's name, read straight into the `Arc<str>` a [`NodeId`] holds.
+struct NodeName(Arc<str>);
+
+impl<'de> Deserialize<'de> for NodeName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = NodeName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NodeName, E> {
+                Ok(NodeName(Arc::from(v)))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+/// A location as text; one that does not parse is no location (as before: the reply
+/// then goes through a connection the node already has).
+struct WireLocation(Option<crate::net::Location>);
+
+impl<'de> Deserialize<'de> for WireLocation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = WireLocation;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<WireLocation, E> {
+                Ok(WireLocation(v.parse().ok()))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+/// A value written as its `Display` text, formatted in a buffer on the stack (on the
+/// heap only if it is longer than that).
+struct AsText<T>(T);
+
+impl<T: fmt::Display> Serialize for AsText<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Stack {
+            buf: [u8; 64],
+            len: usize,
+        }
+        impl fmt::Write for Stack {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                let end = self.len + s.len();
+                let room = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+                room.copy_from_slice(s.as_bytes());
+                self.len = end;
+                Ok(())
+            }
+        }
+        let mut stack = Stack {
+            buf: [0; 64],
+            len: 0,
+        };
+        if fmt::write(&mut stack, format_args!("{}", self.0)).is_ok() {
+            if let Ok(text) = std::str::from_utf8(stack.buf.get(..stack.len).unwrap_or_default()) {
+                return serializer.serialize_str(text);
+            }
+        }
+        serializer.serialize_str(&self.0.to_string())
+    }
 }
 
 impl Serialize for ReplyTo {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let wire = match &self.repr {
+        match &self.repr {
             ReplyRepr::Local { slot, released } => {
                 let (home, id) = slot
                     .export(slot)
                     .ok_or_else(|| serde::ser::Error::custom("the caller's runtime is gone"))?;
                 released.store(true, std::sync::atomic::Ordering::Release);
-                WireReplyTo {
-                    node: home.node.name.to_string(),
+                WireReplyToOut {
+                    node: &home.node.name,
                     incarnation: home.node.incarnation,
                     id,
-                    location: home.net.get().map(|n| n.location().to_string()),
+                    location: home.net.get().map(|n| AsText(n.location())),
                 }
+                .serialize(serializer)
             }
-            ReplyRepr::Detached { node, id } => WireReplyTo {
-                node: node.name.to_string(),
+            ReplyRepr::Detached { node, id } => WireReplyToOut {
+                node: &node.name,
                 incarnation: node.incarnation,
                 id: *id,
                 location: None,
-            },
+            }
+            .serialize(serializer),
             ReplyRepr::Remote {
                 node, location, id, ..
-            } => WireReplyTo {
-                node: node.name.to_string(),
+            } => WireReplyToOut {
+                node: &node.name,
                 incarnation: node.incarnation,
                 id: *id,
-                location: location.map(|l| l.to_string()),
-            },
-        };
-        wire.serialize(serializer)
+                location: location.map(AsText),
+            }
+            .serialize(serializer),
+        }
     }
 }
 
@@ -436,14 +538,14 @@ impl<'de> Deserialize<'de> for ReplyTo {
             }
         }
         let node = NodeId {
-            name: Arc::from(wire.node),
+            name: wire.node.0,
             incarnation: wire.incarnation,
         };
         if let Some(shared) = context::current_shared().filter(|s| s.net.get().is_some()) {
             return Ok(ReplyTo {
                 repr: ReplyRepr::Remote {
                     node,
-                    location: wire.location.as_deref().and_then(|l| l.parse().ok()),
+                    location: wire.location.and_then(|l| l.0),
                     id: wire.id,
                     via: Arc::downgrade(&shared),
                 },
@@ -452,5 +554,90 @@ impl<'de> Deserialize<'de> for ReplyTo {
         Ok(ReplyTo {
             repr: ReplyRepr::Detached { node, id: wire.id },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `WireReplyTo` as the derive wrote it before it was split into borrowed writing
+    /// and direct reading.
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    #[serde(rename = "WireReplyTo")]
+    struct Reference {
+        node: String,
+        incarnation: u64,
+        id: u64,
+        #[serde(default)]
+        location: Option<String>,
+    }
+
+    fn cbor<T: Serialize>(v: &T) -> Vec<u8> {
+        let mut out = Vec::new();
+        ciborium::into_writer(v, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn reply_to_travels_as_the_derive_wrote_it() {
+        let locations = [
+            None,
+            Some("127.0.0.1:9705"),
+            Some("[2001:db8:85a3:8d3:1319:8a2e:370:7348]:65535"),
+        ];
+        for location in locations {
+            for (node, incarnation, id) in [
+                ("a", 1u64, 0u64),
+                ("node-with-a-longer-name", u64::MAX, 300),
+            ] {
+                let reference = Reference {
+                    node: node.into(),
+                    incarnation,
+                    id,
+                    location: location.map(String::from),
+                };
+                let parsed: Option<crate::net::Location> = location.map(|l| l.parse().unwrap());
+                let ours = WireReplyToOut {
+                    node,
+                    incarnation,
+                    id,
+                    location: parsed.map(AsText),
+                };
+                assert_eq!(cbor(&ours), cbor(&reference), "{node} {location:?}");
+                let back: WireReplyTo = ciborium::from_reader(&cbor(&reference)[..]).unwrap();
+                assert_eq!(&*back.node.0, node);
+                assert_eq!((back.incarnation, back.id), (incarnation, id));
+                assert_eq!(back.location.and_then(|l| l.0), parsed);
+            }
+        }
+        // A location that does not parse is none; a missing one too.
+        let odd = Reference {
+            node: "a".into(),
+            incarnation: 1,
+            id: 2,
+            location: Some("not an address".into()),
+        };
+        let back: WireReplyTo = ciborium::from_reader(&cbor(&odd)[..]).unwrap();
+        assert!(back.location.and_then(|l| l.0).is_none());
+        // A node name that is not text is refused, as before.
+        let bad = ciborium::Value::Map(vec![
+            (
+                ciborium::Value::Text("node".into()),
+                ciborium::Value::Integer(3.into()),
+            ),
+            (
+                ciborium::Value::Text("incarnation".into()),
+                ciborium::Value::Integer(1.into()),
+            ),
+            (
+                ciborium::Value::Text("id".into()),
+                ciborium::Value::Integer(1.into()),
+            ),
+        ]);
+        assert!(ciborium::from_reader::<WireReplyTo, _>(&cbor(&bad)[..]).is_err());
+        // Text longer than the stack buffer is still written whole.
+        let long = "x".repeat(200);
+        assert_eq!(cbor(&AsText(&long)), cbor(&long));
     }
 }

@@ -45,13 +45,15 @@ const BUFFER_KEPT: usize = 2 * RECORD_TARGET;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The room a record of the target size takes in a writer's buffer: its length, its
+/// body and its MAC.
+const RECORD_ROOM: usize = 4 + RECORD_TARGET + MAC_LEN;
+
 /// Makes room in `buf` for `additional` more bytes, doubling as a `Vec` does, except
 /// that a buffer which holds records of the target size stops at that size rather
 /// than at twice it (the next power of two), which would also put it past the
 /// allocator's threshold for memory of its own. A larger record grows it as usual.
 fn reserve_capped(buf: &mut Vec<u8>, additional: usize) {
-    /// A whole record of the target size, as written: length, body and MAC.
-    const RECORD_ROOM: usize = LEN_BYTES + RECORD_TARGET + MAC_LEN;
     let need = buf.len() + additional;
     if need > buf.capacity() {
         let doubled = buf.capacity() * 2;
@@ -251,17 +253,23 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
             return Err(WireError::TooLarge { len, max: self.max });
         }
         let total = len + if self.mac.is_some() { MAC_LEN } else { 0 };
-        self.buf.clear();
-        // Grow with the data that actually arrives, not with the declared length.
-        while self.buf.len() < total {
-            let want = (total - self.buf.len()).min(READ_CHUNK);
-            let start = self.buf.len();
-            reserve_capped(&mut self.buf, want);
-            self.buf.resize(start + want, 0);
-            self.inner.read_exact(&mut self.buf[start..]).await?;
+        // The buffer keeps the length of the longest record read so far (up to
+        // `BUFFER_KEPT`), so a record is read over the last one's bytes instead of into
+        // memory zeroed for it first. It grows with the data that actually arrives, not
+        // with the declared length.
+        let mut filled = 0;
+        while filled < total {
+            let end = filled + (total - filled).min(READ_CHUNK);
+            if self.buf.len() < end {
+                let more = end - self.buf.len();
+                reserve_capped(&mut self.buf, more);
+                self.buf.resize(end, 0);
+            }
+            self.inner.read_exact(&mut self.buf[filled..end]).await?;
+            filled = end;
         }
         if let Some(mac) = self.mac.as_mut() {
-            let (body, tag) = self.buf.split_at(len);
+            let (body, tag) = self.buf[..total].split_at(len);
             // Constant-time comparison.
             mac.tag(body)
                 .verify_slice(tag)
@@ -271,22 +279,18 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
     }
 }
 
+/// The length in front of a record's body.
+const LEN_PREFIX: usize = 4;
+
 /// Writes records, gathering several frames into one.
-///
-/// A record goes out in one write: its length, body and MAC are put together in one
-/// buffer. (Written apart, they were three system calls and, with Nagle's algorithm
-/// off, three TCP segments, each waking the reader.)
 pub(crate) struct RecordWriter<W> {
     inner: W,
     max: usize,
     mac: Option<MacState>,
-    /// The record being gathered: room for its length, then its frames (empty when
-    /// no frame is gathered).
-    record: Vec<u8>,
+    /// The record being gathered: room for its length, then its frames (then, as it
+    /// is written, its MAC), so that a record goes out in one write.
+    body: Vec<u8>,
 }
-
-/// Bytes of a record's length, in front of its body.
-const LEN_BYTES: usize = 4;
 
 impl<W: AsyncWrite + Unpin> RecordWriter<W> {
     pub(crate) fn new(inner: W, max: usize) -> Self {
@@ -294,7 +298,7 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
             inner,
             max,
             mac: None,
-            record: Vec::new(),
+            body: Vec::new(),
         }
     }
 
@@ -302,15 +306,15 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
         self.mac = key.map(MacState::new);
     }
 
-    /// Bytes of frames gathered for the next record.
-    fn gathered(&self) -> usize {
-        self.record.len().saturating_sub(LEN_BYTES)
-    }
-
     /// The stream written to (for `net::__fuzz`, which writes raw bytes between records).
     #[cfg(feature = "fuzzing")]
     pub(crate) fn inner_mut(&mut self) -> &mut W {
         &mut self.inner
+    }
+
+    /// The length of the frames gathered so far.
+    fn gathered(&self) -> usize {
+        self.body.len().saturating_sub(LEN_PREFIX)
     }
 
     /// Adds an encoded frame to the next record; writes the record first if the frame
@@ -323,20 +327,15 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
                 max: self.max,
             });
         }
-        if frame.is_empty() {
-            return Ok(());
-        }
-        let gathered = self.gathered();
-        if gathered > 0 && gathered + frame.len() > self.max.min(RECORD_TARGET) {
+        if self.gathered() > 0 && self.gathered() + frame.len() > self.max.min(RECORD_TARGET) {
             self.write_record().await?;
         }
-        if self.record.is_empty() {
-            reserve_capped(&mut self.record, LEN_BYTES + frame.len());
-            self.record.extend_from_slice(&[0; LEN_BYTES]);
-        } else {
-            reserve_capped(&mut self.record, frame.len());
+        if self.body.is_empty() {
+            reserve_capped(&mut self.body, LEN_PREFIX + frame.len());
+            self.body.extend_from_slice(&[0; LEN_PREFIX]);
         }
-        self.record.extend_from_slice(frame);
+        reserve_capped(&mut self.body, frame.len());
+        self.body.extend_from_slice(frame);
         Ok(())
     }
 
@@ -350,21 +349,27 @@ impl<W: AsyncWrite + Unpin> RecordWriter<W> {
     }
 
     async fn write_record(&mut self) -> Result<(), WireError> {
-        let body_len = self.gathered();
-        let len = u32::try_from(body_len).map_err(|_| WireError::TooLarge {
-            len: body_len,
+        let gathered = self.gathered();
+        let len = u32::try_from(gathered).map_err(|_| WireError::TooLarge {
+            len: gathered,
             max: self.max,
         })?;
-        self.record[..LEN_BYTES].copy_from_slice(&len.to_be_bytes());
-        if let Some(mac) = self.mac.as_mut() {
-            let tag = mac.tag(&self.record[LEN_BYTES..]).finalize().into_bytes();
-            reserve_capped(&mut self.record, tag.len());
-            self.record.extend_from_slice(&tag);
+        if let Some(prefix) = self.body.get_mut(..LEN_PREFIX) {
+            prefix.copy_from_slice(&len.to_be_bytes());
         }
-        self.inner.write_all(&self.record).await?;
-        self.record.clear();
-        if self.record.capacity() > BUFFER_KEPT {
-            self.record = Vec::new();
+        if let Some(mac) = self.mac.as_mut() {
+            let tag = mac
+                .tag(self.body.get(LEN_PREFIX..).unwrap_or_default())
+                .finalize()
+                .into_bytes();
+            reserve_capped(&mut self.body, MAC_LEN);
+            self.body.extend_from_slice(&tag);
+        }
+        // Length, body and MAC in one write (one system call, one segment).
+        self.inner.write_all(&self.body).await?;
+        self.body.clear();
+        if self.body.capacity() > BUFFER_KEPT {
+            self.body = Vec::new();
         }
         Ok(())
     }
@@ -453,14 +458,14 @@ mod tests {
                 block_on(w.push_encoded(&frame)).unwrap();
                 // Records of the target size need no more room than that (not the
                 // next power of two).
-                assert!(w.record.capacity() <= LEN_BYTES + RECORD_TARGET + MAC_LEN);
+                assert!(w.body.capacity() <= RECORD_ROOM);
             }
             block_on(w.push_encoded(&big)).unwrap();
             block_on(w.push_encoded(&frame)).unwrap();
             assert!(
-                w.record.capacity() <= BUFFER_KEPT,
+                w.body.capacity() <= BUFFER_KEPT,
                 "the writer gave back the large record's buffer: {}",
-                w.record.capacity()
+                w.body.capacity()
             );
             block_on(w.flush()).unwrap();
         }
@@ -471,11 +476,7 @@ mod tests {
             if body.len() <= RECORD_TARGET {
                 // Not held at the large record's size after it, nor doubled past the
                 // target for records of the target size.
-                assert!(
-                    r.buf.capacity() <= LEN_BYTES + RECORD_TARGET + MAC_LEN,
-                    "{}",
-                    r.buf.capacity()
-                );
+                assert!(r.buf.capacity() <= RECORD_ROOM, "{}", r.buf.capacity());
             }
         }
         assert_eq!(sizes.iter().sum::<usize>(), 1001 * 1000 + big.len());
@@ -484,6 +485,33 @@ mod tests {
         assert!(sizes.iter().all(|&n| n <= RECORD_TARGET || n == big.len()));
         assert!(sizes.len() >= 1_001_000 / RECORD_TARGET + 2, "{sizes:?}");
         assert_eq!(sizes.iter().filter(|&&n| n == big.len()).count(), 1);
+    }
+
+    #[test]
+    fn a_record_is_its_length_its_frames_and_its_mac_in_one_write() {
+        for key in [None, Some([3u8; 32])] {
+            let mut wire = Vec::new();
+            {
+                let mut w = RecordWriter::new(&mut wire, 1024);
+                w.set_mac(key.as_ref());
+                block_on(w.push_encoded(&[0x01, 0x02])).unwrap();
+                block_on(w.push_encoded(&[0x03])).unwrap();
+                block_on(w.flush()).unwrap();
+                block_on(w.flush()).unwrap();
+                block_on(w.push_encoded(&[0x04])).unwrap();
+                block_on(w.flush()).unwrap();
+            }
+            let mut expected = vec![0, 0, 0, 3, 0x01, 0x02, 0x03];
+            let mut mac = key.as_ref().map(MacState::new);
+            if let Some(mac) = mac.as_mut() {
+                expected.extend_from_slice(&mac.tag(&[0x01, 0x02, 0x03]).finalize().into_bytes());
+            }
+            expected.extend_from_slice(&[0, 0, 0, 1, 0x04]);
+            if let Some(mac) = mac.as_mut() {
+                expected.extend_from_slice(&mac.tag(&[0x04]).finalize().into_bytes());
+            }
+            assert_eq!(wire, expected);
+        }
     }
 
     /// Counts the writes made to it.
@@ -534,7 +562,7 @@ mod tests {
             // Nothing gathered: a flush writes no empty record.
             block_on(w.flush()).unwrap();
             let mac = if key.is_some() { MAC_LEN } else { 0 };
-            assert_eq!(w.inner.writes, [LEN_BYTES + 3 * frame.len() + mac]);
+            assert_eq!(w.inner.writes, [LEN_PREFIX + 3 * frame.len() + mac]);
             let wire = std::mem::take(&mut w.inner.bytes);
             let mut r = RecordReader::new(wire.as_slice(), 1024);
             r.set_mac(key.as_ref());

@@ -7,19 +7,55 @@ use serde::{Deserialize, Serialize};
 
 use crate::TaskRef;
 use crate::channel::{Channel, Subscriber};
-use crate::message::{Envelope, Message};
+use crate::message::{Encoded, Envelope, Message};
 use crate::task::Exit;
 
 /// A message in transit: its wire name, its CBOR encoding and, when the sender was
 /// inside a `tracing` span, that span's identity.
-#[derive(Debug, Serialize, Deserialize)]
+///
+/// On the wire a map `{"name": text, "bytes": bytes, "span"?: WireSpan}`; serialized by
+/// hand (byte for byte what `#[derive(Serialize)]` wrote, which tests check) so that
+/// name and encoding stay in one [`Encoded`], inline when small.
+#[derive(Debug)]
 pub(crate) struct WireMsg {
-    pub(crate) name: String,
-    #[serde(with = "serde_bytes")]
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) encoded: Encoded,
     /// Absent when the sender had no span (and from nodes that do not send it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) span: Option<WireSpan>,
+}
+
+impl Serialize for WireMsg {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st =
+            serializer.serialize_struct("WireMsg", 2 + usize::from(self.span.is_some()))?;
+        st.serialize_field("name", self.encoded.name())?;
+        st.serialize_field("bytes", serde_bytes::Bytes::new(self.encoded.bytes()))?;
+        if let Some(span) = &self.span {
+            st.serialize_field("span", span)?;
+        }
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for WireMsg {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // What the derive read (maps and sequences alike), then one copy into an
+        // `Encoded`: the hot frames take the fast path and never come here.
+        #[derive(Deserialize)]
+        #[serde(rename = "WireMsg")]
+        struct Wire {
+            name: String,
+            #[serde(with = "serde_bytes")]
+            bytes: Vec<u8>,
+            #[serde(default)]
+            span: Option<WireSpan>,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        Ok(WireMsg {
+            encoded: Encoded::new(&wire.name, &wire.bytes),
+            span: wire.span,
+        })
+    }
 }
 
 /// The sender's span, as the receiving node records it: the span it opens for the
@@ -93,8 +129,7 @@ fn remote_origins() -> &'static crate::util::Mutex<std::collections::HashMap<u64
 impl WireMsg {
     pub(crate) fn of<M: Message>(msg: &M) -> Result<WireMsg, String> {
         Ok(WireMsg {
-            name: M::wire_name().into_owned(),
-            bytes: crate::message::encode(msg).map_err(|e| e.to_string())?,
+            encoded: crate::message::encode_wire(msg).map_err(|e| e.to_string())?,
             span: current_wire_span(),
         })
     }
@@ -102,9 +137,8 @@ impl WireMsg {
     /// The wire form of an envelope, if it has one (local-only values do not).
     pub(crate) fn of_envelope(env: &Envelope) -> Result<WireMsg, String> {
         match env.encode() {
-            Some(Ok(enc)) => Ok(WireMsg {
-                name: enc.name,
-                bytes: enc.bytes,
+            Some(Ok(encoded)) => Ok(WireMsg {
+                encoded,
                 span: WireSpan::of(env.span()),
             }),
             Some(Err(e)) => Err(e),
@@ -115,12 +149,22 @@ impl WireMsg {
         }
     }
 
+    /// The message's wire name.
+    pub(crate) fn name(&self) -> &str {
+        self.encoded.name()
+    }
+
+    /// The message's CBOR encoding.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.encoded.bytes()
+    }
+
     pub(crate) fn into_envelope(self) -> Envelope {
         let span = self
             .span
             .as_ref()
             .map_or_else(tracing::Span::none, WireSpan::open);
-        Envelope::from_encoded(self.name, self.bytes, span)
+        Envelope::from_encoded(self.encoded, span)
     }
 }
 
@@ -396,22 +440,34 @@ pub(crate) mod fast {
     /// Encodes `Send { to, msg }` for a message without a span; false if it has one
     /// (the caller then uses the generic encoder).
     pub(crate) fn encode_send(to: u64, msg: &WireMsg, out: &mut Vec<u8>) -> bool {
+        encode_carrier("Send", "to", to, msg, out)
+    }
+
+    /// Encodes `Reply { id, msg }` for a message without a span; false if it has one.
+    pub(crate) fn encode_reply(id: u64, msg: &WireMsg, out: &mut Vec<u8>) -> bool {
+        encode_carrier("Reply", "id", id, msg, out)
+    }
+
+    /// `{variant: {key: n, "msg": {"name": text, "bytes": bytes}}}`, as the derive
+    /// writes a frame variant with a number and a message without a span.
+    fn encode_carrier(variant: &str, key: &str, n: u64, msg: &WireMsg, out: &mut Vec<u8>) -> bool {
         if msg.span.is_some() {
             return false;
         }
-        out.reserve(32 + msg.name.len() + msg.bytes.len());
+        let (name, bytes) = (msg.name(), msg.bytes());
+        out.reserve(32 + name.len() + bytes.len());
         head(out, 5, 1);
-        text(out, "Send");
+        text(out, variant);
         head(out, 5, 2);
-        text(out, "to");
-        head(out, 0, to);
+        text(out, key);
+        head(out, 0, n);
         text(out, "msg");
         head(out, 5, 2);
         text(out, "name");
-        text(out, &msg.name);
+        text(out, name);
         text(out, "bytes");
-        head(out, 2, msg.bytes.len() as u64);
-        out.extend_from_slice(&msg.bytes);
+        head(out, 2, bytes.len() as u64);
+        out.extend_from_slice(bytes);
         true
     }
 
@@ -588,28 +644,43 @@ pub(crate) mod fast {
         Some((b.get(at..end)?, end))
     }
 
-    /// Decodes a `Send` frame at the start of `b` written in exactly the shape above;
-    /// returns it and the bytes it took, or `None` for anything else.
+    /// Decodes a `Send` or `Reply` frame at the start of `b` written in exactly the
+    /// shape above; returns it and the bytes it took, or `None` for anything else.
     pub(crate) fn decode_send(b: &[u8]) -> Option<(Frame, usize)> {
         // {"Send": {"to": u64, "msg": {"name": text, "bytes": bytes}}}
-        let at = expect(b, 0, b"\xa1\x64Send\xa2\x62to")?;
-        let (to, at) = read_head(b, at, 0)?;
+        // {"Reply": {"id": u64, "msg": {"name": text, "bytes": bytes}}}
+        let (reply, at) = match expect(b, 0, b"\xa1\x64Send\xa2\x62to") {
+            Some(at) => (false, at),
+            None => (true, expect(b, 0, b"\xa1\x65Reply\xa2\x62id")?),
+        };
+        let (n, at) = read_head(b, at, 0)?;
         let at = expect(b, at, b"\x63msg\xa2\x64name")?;
         let (name, at) = read_bytes(b, at, 3)?;
         let name = std::str::from_utf8(name).ok()?;
         let at = expect(b, at, b"\x65bytes")?;
         let (bytes, at) = read_bytes(b, at, 2)?;
         let msg = WireMsg {
-            name: name.to_string(),
-            bytes: bytes.to_vec(),
+            encoded: crate::message::Encoded::new(name, bytes),
             span: None,
         };
-        Some((Frame::Send { to, msg }, at))
+        let frame = if reply {
+            Frame::Reply { id: n, msg }
+        } else {
+            Frame::Send { to: n, msg }
+        };
+        Some((frame, at))
     }
 
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        fn wire(name: &str, bytes: &[u8]) -> WireMsg {
+            WireMsg {
+                encoded: crate::message::Encoded::new(name, bytes),
+                span: None,
+            }
+        }
 
         #[test]
         fn the_fast_path_writes_and_reads_what_the_generic_codec_does() {
@@ -621,44 +692,54 @@ pub(crate) mod fast {
                 (70_000, "b", 256),
                 (u64::from(u32::MAX) + 1, "rcos::MonitorStatus", 70_000),
             ] {
-                let msg = WireMsg {
-                    name: name.to_string(),
-                    bytes: vec![7; len],
-                    span: None,
-                };
+                let msg = wire(name, &vec![7; len]);
                 let mut fast = Vec::new();
                 assert!(encode_send(to, &msg, &mut fast));
                 let mut generic = Vec::new();
                 let frame = Frame::Send {
                     to,
-                    msg: WireMsg {
-                        name: name.to_string(),
-                        bytes: vec![7; len],
-                        span: None,
-                    },
+                    msg: wire(name, &vec![7; len]),
                 };
                 ciborium::into_writer(&frame, &mut generic).unwrap();
                 assert_eq!(fast, generic, "to={to} name={name} len={len}");
+                let reference = super::super::tests::RefFrame::Send {
+                    to,
+                    msg: super::super::tests::RefWireMsg::new(name, &vec![7; len], None),
+                };
+                assert_eq!(fast, cbor(&reference), "the derive's bytes");
                 let (decoded, used) = decode_send(&generic).unwrap();
                 assert_eq!(used, generic.len());
                 match decoded {
                     Frame::Send { to: t, msg: m } => {
-                        assert_eq!((t, m.name.as_str(), m.bytes.len()), (to, name, len));
+                        assert_eq!((t, m.name(), m.bytes().len()), (to, name, len));
+                    }
+                    other => panic!("decoded {other:?}"),
+                }
+                // Replies the same way.
+                let mut fast = Vec::new();
+                assert!(encode_reply(to, &wire(name, &vec![7; len]), &mut fast));
+                let reference = super::super::tests::RefFrame::Reply {
+                    id: to,
+                    msg: super::super::tests::RefWireMsg::new(name, &vec![7; len], None),
+                };
+                assert_eq!(fast, cbor(&reference), "the derive's bytes");
+                let (decoded, used) = decode_send(&fast).unwrap();
+                assert_eq!(used, fast.len());
+                match decoded {
+                    Frame::Reply { id, msg: m } => {
+                        assert_eq!((id, m.name(), m.bytes().len()), (to, name, len));
                     }
                     other => panic!("decoded {other:?}"),
                 }
             }
+            let mut b = Vec::new();
+            encode_reply(5, &wire("x", &[1, 2]), &mut b);
+            for cut in 0..b.len() {
+                assert!(decode_send(&b[..cut]).is_none(), "cut at {cut}");
+            }
             // Truncated or other shapes: not taken by the fast path.
             let mut b = Vec::new();
-            encode_send(
-                5,
-                &WireMsg {
-                    name: "x".into(),
-                    bytes: vec![1, 2],
-                    span: None,
-                },
-                &mut b,
-            );
+            encode_send(5, &wire("x", &[1, 2]), &mut b);
             for cut in 0..b.len() {
                 assert!(decode_send(&b[..cut]).is_none(), "cut at {cut}");
             }
@@ -699,6 +780,112 @@ pub(crate) mod fast {
             assert!(!within_depth(&[0x01, 0x02], 4));
             assert!(!within_depth(&[0x5a, 0xff, 0xff, 0xff, 0xff], 4));
             assert!(!within_depth(&[], 4));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `WireMsg` as `#[derive(Serialize, Deserialize)]` wrote and read it before it was
+    /// serialized by hand: the reference the hand-written code must match byte for byte.
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename = "WireMsg")]
+    pub(super) struct RefWireMsg {
+        name: String,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        span: Option<RefSpan>,
+    }
+
+    #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename = "WireSpan")]
+    pub(super) struct RefSpan {
+        name: String,
+        id: u64,
+        node: String,
+    }
+
+    impl RefWireMsg {
+        pub(super) fn new(name: &str, bytes: &[u8], span: Option<RefSpan>) -> RefWireMsg {
+            RefWireMsg {
+                name: name.into(),
+                bytes: bytes.to_vec(),
+                span,
+            }
+        }
+    }
+
+    /// The message-carrying frames as the derive wrote them (variant names and field
+    /// order as in [`Frame`]).
+    #[derive(Serialize)]
+    pub(super) enum RefFrame {
+        Send { to: u64, msg: RefWireMsg },
+        Reply { id: u64, msg: RefWireMsg },
+    }
+
+    fn cbor<T: Serialize>(v: &T) -> Vec<u8> {
+        let mut out = Vec::new();
+        ciborium::into_writer(v, &mut out).unwrap();
+        out
+    }
+
+    fn samples() -> Vec<(String, Vec<u8>, Option<RefSpan>)> {
+        let span = RefSpan {
+            name: "request".into(),
+            id: 7,
+            node: "node-a".into(),
+        };
+        vec![
+            ("u64".into(), vec![0x18, 0x2a], None),
+            ("".into(), vec![], None),
+            (
+                "String".into(),
+                vec![0x65, b'h', b'e', b'l', b'l', b'o'],
+                Some(span.clone()),
+            ),
+            ("rcos::Request<u64>".into(), vec![0xa2; 46], None),
+            ("名前".into(), vec![1; 47], Some(span)),
+            ("big".into(), vec![0x40; 70_000], None),
+        ]
+    }
+
+    fn ours(name: &str, bytes: &[u8], span: &Option<RefSpan>) -> WireMsg {
+        WireMsg {
+            encoded: Encoded::new(name, bytes),
+            span: span.as_ref().map(|s| WireSpan {
+                name: s.name.clone(),
+                id: s.id,
+                node: s.node.clone(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_hand_written_wire_msg_writes_and_reads_what_the_derive_did() {
+        for (name, bytes, span) in samples() {
+            let reference = RefWireMsg::new(&name, &bytes, span.clone());
+            let msg = ours(&name, &bytes, &span);
+            assert_eq!(cbor(&msg), cbor(&reference), "{name}");
+            // Inside frames too.
+            let frame = Frame::Reply { id: 300, msg };
+            let expected = cbor(&RefFrame::Reply {
+                id: 300,
+                msg: RefWireMsg::new(&name, &bytes, span.clone()),
+            });
+            assert_eq!(cbor(&frame), expected, "{name}");
+            // And what the derive wrote reads back the same.
+            let back: WireMsg = ciborium::from_reader(&cbor(&reference)[..]).unwrap();
+            assert_eq!((back.name(), back.bytes()), (name.as_str(), &bytes[..]));
+            assert_eq!(
+                back.span.map(|s| (s.name, s.id, s.node)),
+                span.map(|s| (s.name, s.id, s.node))
+            );
+            let back: RefWireMsg =
+                ciborium::from_reader(&cbor(&ours(&name, &bytes, &None))[..]).unwrap();
+            assert_eq!(back, RefWireMsg::new(&name, &bytes, None));
         }
     }
 }

@@ -123,9 +123,9 @@ pub fn decode_stream(input: &[u8], options: StreamOptions) -> DecodeReport {
                         report.frames += 1;
                         if let Some(msg) = frame.message() {
                             report.messages += 1;
-                            if frame::fast::within_depth(&msg.bytes, options.depth) {
+                            if frame::fast::within_depth(msg.bytes(), options.depth) {
                                 report.payloads_within_depth += 1;
-                                probe_payload(&msg.bytes);
+                                probe_payload(msg.bytes());
                             }
                         }
                     }
@@ -570,13 +570,11 @@ fn wire_ref(node: &str, incarnation: u64, id: Option<u64>, name: &str) -> cibori
 pub fn sample_frames() -> Vec<(String, Vec<u8>)> {
     use frame::{Answer, WireMsg, WireSpan};
     let msg = |name: &str, bytes: &[u8]| WireMsg {
-        name: name.into(),
-        bytes: bytes.to_vec(),
+        encoded: crate::message::Encoded::new(name, bytes),
         span: None,
     };
     let spanned = || WireMsg {
-        name: "String".into(),
-        bytes: vec![0x65, b'h', b'e', b'l', b'l', b'o'],
+        encoded: crate::message::Encoded::new("String", &[0x65, b'h', b'e', b'l', b'l', b'o']),
         span: Some(WireSpan {
             name: "request".into(),
             id: 7,

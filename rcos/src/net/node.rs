@@ -1208,10 +1208,10 @@ impl Node {
         };
         if let Some(msg) = frame.message() {
             let depth = self.config.max_decode_depth;
-            if !super::frame::fast::within_depth(&msg.bytes, depth) {
+            if !super::frame::fast::within_depth(msg.bytes(), depth) {
                 tracing::warn!(
                     peer = %peer.identity.name,
-                    message = %msg.name,
+                    message = %msg.name(),
                     depth,
                     "message nested too deeply (or malformed): dropped"
                 );
@@ -1231,7 +1231,7 @@ impl Node {
             }
             Frame::Pong(_) | Frame::Goodbye => {}
             Frame::Send { to, msg } => {
-                if msg.name == <MonitorStatus as crate::Message>::wire_name() {
+                if msg.name() == <MonitorStatus as crate::Message>::wire_name() {
                     self.status_arrived(peer, to, &msg);
                 }
                 if let Some(core) = shared.tasks.get(to) {
@@ -1255,6 +1255,16 @@ impl Node {
             Frame::Reply { id, msg } => {
                 let slot = shared.replies.lock().get(&id).cloned();
                 match slot {
+                    // Without a span to open, a reply of the type the caller waits for
+                    // goes in decoded, without an envelope.
+                    Some(slot) if msg.span.is_none() => {
+                        if let Some(other) = slot.fill_encoded(msg.encoded) {
+                            slot.fill_from_remote(crate::Envelope::from_encoded(
+                                other,
+                                tracing::Span::none(),
+                            ));
+                        }
+                    }
                     Some(slot) => slot.fill_from_remote(msg.into_envelope()),
                     None => tracing::debug!(
                         reply = id,
@@ -1481,7 +1491,7 @@ impl Node {
     /// A monitor status from `peer` for local task `to`: that monitor no longer needs to
     /// be told of the peer's loss (exactly one status per monitor).
     fn status_arrived(&self, peer: &Peer, to: u64, msg: &WireMsg) {
-        let Ok(status) = crate::message::decode::<MonitorStatus>(&msg.bytes) else {
+        let Ok(status) = crate::message::decode::<MonitorStatus>(msg.bytes()) else {
             return;
         };
         tracing::debug!(peer = %peer.identity.name, monitor = to, exit = %status.exit, "monitor status arrived");

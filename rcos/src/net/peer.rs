@@ -23,11 +23,58 @@ use crate::util::Mutex;
 /// own pings count up from 1 and never reach it.
 const FENCE: u64 = 1 << 63;
 
+/// Encoded frames in one byte buffer, each ending where `ends` says: one buffer for
+/// the whole queue instead of an allocation per frame. The writer swaps the queue's
+/// buffers with its own emptied ones, so once both have grown no frame allocates.
+#[derive(Default)]
+pub(crate) struct Frames {
+    bytes: Vec<u8>,
+    ends: VecDeque<usize>,
+}
+
+impl Frames {
+    /// Appends one encoded frame.
+    pub(crate) fn push(&mut self, frame: &[u8]) {
+        self.bytes.extend_from_slice(frame);
+        self.ends.push_back(self.bytes.len());
+    }
+
+    /// The bytes of all frames.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The frames, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let frame = self.bytes.get(start..end).unwrap_or_default();
+            start = end;
+            frame
+        })
+    }
+
+    /// Empties the queue, keeping its buffers unless a burst made them large.
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        if self.bytes.capacity() > super::codec::RECORD_TARGET * 2 {
+            self.bytes = Vec::new();
+        }
+        if self.ends.capacity() > 4096 {
+            self.ends = VecDeque::new();
+        }
+    }
+}
+
 /// Frames waiting to be written.
 #[derive(Default)]
 struct Outbound {
-    frames: VecDeque<Vec<u8>>,
-    bytes: usize,
+    frames: Frames,
     closed: bool,
 }
 
@@ -96,18 +143,27 @@ impl Peer {
 
     /// Encodes and queues a frame; fails when the peer is gone or too far behind.
     pub(crate) fn push(&self, frame: &Frame) -> Result<(), SendErrorKind> {
-        let mut bytes = Vec::with_capacity(64);
-        let encoded = match frame {
-            // The hot frame, when it has the fast path's shape.
-            Frame::Send { to, msg } if super::frame::fast::encode_send(*to, msg, &mut bytes) => {
-                Ok(())
+        crate::message::with_scratch(|bytes| {
+            let encoded = match frame {
+                // The hot frames, when they have the fast path's shape.
+                Frame::Send { to, msg } if super::frame::fast::encode_send(*to, msg, bytes) => {
+                    Ok(())
+                }
+                Frame::Reply { id, msg } if super::frame::fast::encode_reply(*id, msg, bytes) => {
+                    Ok(())
+                }
+                _ => super::codec::encode_frame(frame, bytes),
+            };
+            if let Err(error) = encoded {
+                tracing::error!(%error, "a frame did not encode");
+                return Err(SendErrorKind::Unreachable);
             }
-            _ => super::codec::encode_frame(frame, &mut bytes),
-        };
-        if let Err(error) = encoded {
-            tracing::error!(%error, "a frame did not encode");
-            return Err(SendErrorKind::Unreachable);
-        }
+            self.push_encoded(bytes)
+        })
+    }
+
+    /// Queues an encoded frame.
+    fn push_encoded(&self, bytes: &[u8]) -> Result<(), SendErrorKind> {
         if bytes.len() > self.max_frame {
             // The peer would refuse the record and drop the connection with it: refuse
             // this one frame here instead.
@@ -124,11 +180,10 @@ impl Peer {
             if out.closed {
                 return Err(SendErrorKind::Unreachable);
             }
-            if out.bytes + bytes.len() > self.limit {
+            if out.frames.len() + bytes.len() > self.limit {
                 return Err(SendErrorKind::Full);
             }
-            out.bytes += bytes.len();
-            out.frames.push_back(bytes);
+            out.frames.push(bytes);
         }
         crate::runtime::scheduler::wake_stealable(|| crate::util::notify(&self.out_ready, 1));
         Ok(())
@@ -139,7 +194,6 @@ impl Peer {
         let dropped = {
             let mut out = self.out.lock();
             out.closed = true;
-            out.bytes = 0;
             std::mem::take(&mut out.frames)
         };
         drop(dropped);
@@ -309,13 +363,13 @@ impl Peer {
                 false
             }
             Frame::Send { to, msg }
-                if msg.name == <MonitorStatus as crate::Message>::wire_name() =>
+                if msg.name() == <MonitorStatus as crate::Message>::wire_name() =>
             {
                 let mut told = self.told.lock();
                 if told.is_empty() {
                     return false;
                 }
-                let Ok(status) = crate::message::decode::<MonitorStatus>(&msg.bytes) else {
+                let Ok(status) = crate::message::decode::<MonitorStatus>(msg.bytes()) else {
                     return false;
                 };
                 match told.iter().position(|(monitor, target, _)| {
@@ -432,20 +486,22 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 ) -> Result<(), WireError> {
     let interval = node.config().heartbeat_interval;
     let mut ping = 0u64;
+    // The frames taken from the queue, swapped with it each round.
+    let mut frames = Frames::default();
     loop {
         if peer.epoch.load(Ordering::Acquire) != epoch {
             return Ok(());
         }
-        let frames = {
+        {
             let mut out = peer.out.lock();
             if out.closed {
                 return Ok(());
             }
-            out.bytes = 0;
             peer.writing
                 .store(!out.frames.is_empty(), Ordering::Release);
-            std::mem::take(&mut out.frames)
-        };
+            // Take the queued frames, leaving the emptied buffers of the last round.
+            std::mem::swap(&mut out.frames, &mut frames);
+        }
         if frames.is_empty() {
             let listener = peer.out_ready.listen();
             let pending = !peer.out.lock().frames.is_empty();
@@ -461,12 +517,13 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             continue;
         }
         let written = async {
-            for frame in frames {
-                writer.push_encoded(&frame).await?;
+            for frame in frames.iter() {
+                writer.push_encoded(frame).await?;
             }
             writer.flush().await
         };
         let result = written.await;
+        frames.clear();
         peer.writing.store(false, Ordering::Release);
         result?;
     }
@@ -475,4 +532,43 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 /// How long a peer may stay silent before it is declared down.
 pub(crate) fn silence_limit(interval: Duration, misses: u32) -> Duration {
     interval * misses
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_frames_keep_their_order_and_boundaries() {
+        let mut frames = Frames::default();
+        let mut expected: Vec<Vec<u8>> = Vec::new();
+        // Many frames of many sizes, including empty ones, across two rounds with the
+        // buffers reused in between.
+        for round in 0..2u8 {
+            for i in 0..5000usize {
+                let frame: Vec<u8> = (0..(i * 7) % 300).map(|j| (i + j) as u8 ^ round).collect();
+                frames.push(&frame);
+                expected.push(frame);
+            }
+            assert_eq!(frames.len(), expected.iter().map(Vec::len).sum::<usize>());
+            let got: Vec<&[u8]> = frames.iter().collect();
+            assert_eq!(got.len(), expected.len());
+            assert!(got.iter().zip(&expected).all(|(a, b)| *a == b.as_slice()));
+            frames.clear();
+            expected.clear();
+            assert!(frames.is_empty() && frames.iter().next().is_none());
+            assert_eq!(frames.len(), 0);
+            // A burst's buffer is not kept.
+            assert!(frames.bytes.capacity() <= super::super::codec::RECORD_TARGET * 2);
+        }
+        frames.push(b"a");
+        frames.push(b"");
+        frames.push(b"bc");
+        assert_eq!(frames.iter().collect::<Vec<_>>(), [&b"a"[..], b"", b"bc"]);
+        // Swapped with the writer's emptied buffers, as the write loop does.
+        let mut taken = Frames::default();
+        std::mem::swap(&mut frames, &mut taken);
+        assert!(frames.is_empty());
+        assert_eq!(taken.iter().count(), 3);
+    }
 }

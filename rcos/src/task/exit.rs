@@ -246,8 +246,8 @@ impl Serialize for Value {
                 },
                 Some(env) => match env.encode() {
                     Some(Ok(enc)) => WireValue {
-                        name: enc.name,
-                        bytes: Some(enc.bytes),
+                        name: enc.name().to_string(),
+                        bytes: Some(enc.bytes().to_vec()),
                     },
                     _ => WireValue {
                         name: env.type_name().to_string(),
@@ -266,8 +266,7 @@ impl<'de> Deserialize<'de> for Value {
         Ok(match wire.bytes {
             _ if wire.name == "()" => Value { repr: Repr::Unit },
             Some(bytes) => Value::from_envelope(Envelope::from_encoded(
-                wire.name,
-                bytes,
+                crate::message::Encoded::new(&wire.name, &bytes),
                 tracing::Span::none(),
             )),
             None => Value {

@@ -167,16 +167,20 @@ impl TaskRef {
         P: FnMut(&M) -> bool,
     {
         let core = self.own_core()?;
-        let mut env = select_receive(core, |env| env.peek::<M>().is_some_and(&mut pred)).await?;
         loop {
-            // `peek` decoded it in place, so this cannot fail; loop to stay panic-free.
+            // A message from another node is decoded once and moved out as it is
+            // selected; a local one stays in its envelope until taken out below.
+            let mut taken = None;
+            let env = select_receive(core, |env| env.select::<M>(&mut pred, &mut taken)).await?;
+            if let Some(msg) = taken {
+                return Ok(msg);
+            }
+            // `select` checked its type, so this cannot fail; loop to stay panic-free.
             match env.downcast::<M>() {
                 Ok(msg) => return Ok(msg),
                 Err(back) => {
                     tracing::error!("selected message changed type; receiving the next one");
                     drop(back);
-                    env =
-                        select_receive(core, |env| env.peek::<M>().is_some_and(&mut pred)).await?;
                 }
             }
         }
