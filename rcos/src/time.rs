@@ -1,6 +1,7 @@
 //! Time: [`sleep`], [`timeout`] and [`now`], on the current runtime's clock.
 //!
-//! A runtime normally runs on real time (async-io's timers). A deterministic runtime
+//! A runtime normally runs on real time (sleeps and timeouts are kept by one
+//! process-wide `rcos-timeouts` thread, off the reactor). A deterministic runtime
 //! (feature `test-util`, see [`Builder::deterministic`](crate::runtime::Builder::deterministic))
 //! runs on a virtual clock instead: time stands still while any task can run, and
 //! jumps straight to the next timer when every task is waiting. A test of a 30-second
@@ -38,13 +39,21 @@ impl Clock {
         }
     }
 
+    /// A sleep until `deadline`. On real time it is an entry in the `rcos-timeouts`
+    /// table, like a timeout, not an async-io timer: while an async-io timer is
+    /// pending, every turn of the reactor re-arms its timer descriptor (a system call)
+    /// and allocates to split its timer map, which every message between nodes paid
+    /// for as long as any task slept.
     pub(crate) fn sleep_until(&self, deadline: Instant) -> Sleep {
         Sleep {
-            inner: match self {
-                Clock::Real => SleepInner::Real {
+            inner: match (self, deadlines::Deadlines::get()) {
+                (Clock::Real, Some(deadlines)) => SleepInner::Deadline {
+                    timer: deadlines::DeadlineSleep::new(deadlines, deadline),
+                },
+                (Clock::Real, None) => SleepInner::Real {
                     timer: async_io::Timer::at(deadline),
                 },
-                Clock::Virtual(v) => SleepInner::Virtual {
+                (Clock::Virtual(v), _) => SleepInner::Virtual {
                     timer: virtual_clock::VirtualSleep::new(v.clone(), deadline),
                 },
             },
@@ -184,13 +193,14 @@ pub struct Sleep {
 
 #[derive(Debug)]
 enum SleepInner {
+    /// Real time when the `rcos-timeouts` thread could not be started.
     Real {
         timer: async_io::Timer,
     },
     Virtual {
         timer: virtual_clock::VirtualSleep,
     },
-    /// A [`timeout`]'s limit on real time.
+    /// A sleep or a [`timeout`]'s limit on real time.
     Deadline {
         timer: deadlines::DeadlineSleep,
     },
@@ -243,5 +253,27 @@ impl<F: Future> Future for Timeout<F> {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{Clock, SleepInner};
+
+    #[test]
+    fn a_sleep_on_real_time_is_kept_off_the_reactor_and_wakes_after_its_time() {
+        let sleep = Clock::Real.sleep(Duration::from_millis(20));
+        assert!(
+            matches!(sleep.inner, SleepInner::Deadline { .. }),
+            "a real-time sleep is an entry of the rcos-timeouts table: {sleep:?}"
+        );
+        let start = Instant::now();
+        futures_lite::future::block_on(sleep);
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        // A sleep whose time has passed is ready at once.
+        let past = Clock::Real.sleep_until(Instant::now());
+        futures_lite::future::block_on(past);
     }
 }

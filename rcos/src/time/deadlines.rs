@@ -1,4 +1,4 @@
-//! Timeouts on real time, kept off the reactor.
+//! Timeouts and sleeps on real time, kept off the reactor.
 //!
 //! Most timeouts never fire: a `call` is answered, a `receive` gets its message. An
 //! async-io timer wakes the thread blocked on the reactor each time one is set (a
@@ -18,7 +18,10 @@
 //! sets and cancels one timeout each time: about 270 instructions with the heap
 //! (locks and the waker included), where an ordered map took about 500.
 //!
-//! If the thread cannot be started, timeouts fall back to async-io's timers.
+//! Sleeps are entries here too (they do fire, but an async-io timer would cost every
+//! turn of the reactor a system call and an allocation for as long as it is pending).
+//!
+//! If the thread cannot be started, timeouts and sleeps fall back to async-io's timers.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
