@@ -41,9 +41,8 @@ impl Clock {
 
     /// A sleep until `deadline`. On real time it is an entry in the `rcos-timeouts`
     /// table, like a timeout, not an async-io timer: while an async-io timer is
-    /// pending, every turn of the reactor re-arms its timer descriptor (a system call)
-    /// and allocates to split its timer map, which every message between nodes paid
-    /// for as long as any task slept.
+    /// pending, every turn of the reactor allocates to split its timer map, which every
+    /// message between nodes paid for as long as any task slept.
     pub(crate) fn sleep_until(&self, deadline: Instant) -> Sleep {
         Sleep {
             inner: match (self, deadlines::Deadlines::get()) {

@@ -19,7 +19,7 @@
 //! (locks and the waker included), where an ordered map took about 500.
 //!
 //! Sleeps are entries here too (they do fire, but an async-io timer would cost every
-//! turn of the reactor a system call and an allocation for as long as it is pending).
+//! turn of the reactor an allocation for as long as it is pending).
 //!
 //! If the thread cannot be started, timeouts and sleeps fall back to async-io's timers.
 
