@@ -14,7 +14,7 @@
 //! drawn from a seeded random generator; when nothing is ready, its virtual clock jumps
 //! to the next timer.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -23,10 +23,12 @@ use std::task::{Context, Poll, Waker};
 
 use async_task::ScheduleInfo;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_utils::CachePadded;
 
 use super::Shared;
 use super::context::WORKER;
 use super::det::DetWorld;
+use crate::task::core::TaskCore;
 use crate::util::Mutex;
 
 /// A task ready to run, as the scheduler queues it, with the task's id as its metadata
@@ -40,6 +42,13 @@ const BUDGET: usize = 128;
 const MAX_LIFO_STREAK: u32 = 3;
 /// Every this many picks, the global queue is looked at first (fairness).
 const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+/// The [`TaskCore::home`] of a task not spawned by a worker of a runtime with several.
+pub(crate) const NO_HOME: u8 = u8::MAX;
+/// Ended tasks' states a worker gathers for another before it hands them over.
+const HOMEWARD_BATCH: usize = 32;
+/// Task states handed back to their spawning worker so far, in all runtimes.
+#[cfg(test)]
+static HANDED_HOME: AtomicUsize = AtomicUsize::new(0);
 
 /// The scheduler's shared state.
 pub(crate) struct Scheduler {
@@ -52,6 +61,76 @@ pub(crate) struct Scheduler {
     pub(crate) det: Option<(Arc<DetWorld>, usize)>,
     /// What each worker is polling, for the watchdog.
     pub(super) beats: super::watchdog::Beats,
+    /// For each worker, the states of ended tasks it spawned, handed back by the
+    /// workers that ran them, for it to free (see [`ScheduleRef`]).
+    homeward: Box<[CachePadded<Homeward>]>,
+}
+
+/// Ended tasks' states on their way back to the worker that spawned them.
+#[derive(Default)]
+struct Homeward {
+    cores: Mutex<Vec<Arc<TaskCore>>>,
+    /// `!cores.is_empty()`, readable without the lock.
+    waiting: AtomicBool,
+}
+
+/// A task's state as its schedule function holds it.
+///
+/// When the runtime lets go of a task that has ended, this is its last reference to
+/// the task's state (the schedule function goes with the task's allocation, after the
+/// task's future). If it is the last reference of all, and the task was spawned by
+/// another worker, the state goes back to that worker to be freed there.
+///
+/// Why: a task spawned on one worker is often stolen and run by another, and its
+/// state was freed there. glibc's allocator frees a block of that size (larger than
+/// its lock-free "fast" blocks) into the arena of the thread that allocated it, under
+/// the arena's lock, which the spawning thread takes for every allocation. With one
+/// worker spawning and another running the tasks, the two threads contended for that
+/// lock on every task. Handed back in batches, the states are freed by the thread
+/// that allocated them, into its own cache, where its next spawns find them.
+pub(crate) struct ScheduleRef(Arc<TaskCore>);
+
+impl ScheduleRef {
+    pub(crate) fn new(core: Arc<TaskCore>) -> ScheduleRef {
+        ScheduleRef(core)
+    }
+
+    #[inline]
+    pub(crate) fn core(&self) -> &Arc<TaskCore> {
+        &self.0
+    }
+}
+
+impl Drop for ScheduleRef {
+    fn drop(&mut self) {
+        // Nobody else holds the state (there are no weak references to task states),
+        // so nobody can start to while this looks.
+        if self.0.home != NO_HOME && Arc::strong_count(&self.0) == 1 {
+            send_home(self.0.clone());
+        }
+    }
+}
+
+/// Hands an ended task's state to the worker that spawned it, if this thread is
+/// another worker of the same runtime; drops it here otherwise.
+fn send_home(core: Arc<TaskCore>) {
+    let core = WORKER.with(|w| {
+        let Ok(w) = w.try_borrow() else {
+            return Some(core);
+        };
+        match w.as_ref() {
+            Some(ctx)
+                if usize::from(core.home) != ctx.index
+                    && Arc::ptr_eq(&ctx.shared, &core.rt)
+                    && !ctx.shared.sched.is_shut_down() =>
+            {
+                ctx.send_home(core);
+                None
+            }
+            _ => Some(core),
+        }
+    });
+    drop(core);
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -82,8 +161,22 @@ impl Scheduler {
                 (world, slot)
             }),
             beats: super::watchdog::Beats::new(workers),
+            homeward: (0..workers).map(|_| CachePadded::default()).collect(),
         };
         (sched, locals)
+    }
+
+    /// The [`TaskCore::home`] of a task spawned now by this thread.
+    pub(crate) fn home_here(&self, shared: &Arc<Shared>) -> u8 {
+        if self.stealers.len() < 2 || self.det.is_some() {
+            return NO_HOME;
+        }
+        WORKER.with(|w| match w.try_borrow().as_deref() {
+            Ok(Some(ctx)) if Arc::ptr_eq(&ctx.shared, shared) => {
+                u8::try_from(ctx.index).unwrap_or(NO_HOME)
+            }
+            _ => NO_HOME,
+        })
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
@@ -148,6 +241,7 @@ impl Scheduler {
             match w.as_ref() {
                 Some(ctx) if ctx.running.get() && Arc::ptr_eq(&ctx.shared, shared) => {
                     ctx.local.push(runnable);
+                    ctx.free_returned();
                     (None, true)
                 }
                 _ => (Some(runnable), false),
@@ -213,6 +307,10 @@ impl Scheduler {
 
     /// Drops every queued task (at shutdown, once the workers have stopped).
     pub(super) fn drain(&self) {
+        // Task states on their way home hold the runtime: let go of them.
+        for homeward in self.homeward.iter() {
+            drop(std::mem::take(&mut *homeward.cores.lock()));
+        }
         // Dropping a task's future can wake others, which land in the injector again:
         // go on until nothing is left anywhere.
         loop {
@@ -272,6 +370,9 @@ pub(crate) struct WorkerCtx {
     sleeping: Cell<bool>,
     /// Inside `poll`, running tasks (as opposed to waiting in the reactor).
     running: Cell<bool>,
+    /// For each other worker, the states of ended tasks it spawned, gathered here
+    /// until there are [`HOMEWARD_BATCH`] (see [`ScheduleRef`]).
+    outbox: RefCell<Vec<Vec<Arc<TaskCore>>>>,
 }
 
 /// The body of a worker thread.
@@ -285,11 +386,14 @@ pub(super) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Runnab
         tick: Cell::new(0),
         sleeping: Cell::new(false),
         running: Cell::new(false),
+        outbox: RefCell::new(Vec::new()),
     });
     WORKER.with(|w| *w.borrow_mut() = Some(ctx.clone()));
     crate::task::core::set_thread_shard(index);
     tracing::debug!(runtime = %ctx.shared.node, worker = index, "worker started");
     async_io::block_on(poll_fn(|cx| ctx.poll(cx)));
+    drop(ctx.outbox.take());
+    ctx.free_returned();
     WORKER.with(|w| *w.borrow_mut() = None);
     tracing::debug!(runtime = %ctx.shared.node, worker = index, "worker stopped");
 }
@@ -336,6 +440,8 @@ impl WorkerCtx {
                 continue;
             }
             sched.beats.idle(self.index);
+            self.flush_outbox();
+            self.free_returned();
             return Poll::Pending;
         }
         // Out of budget: let block_on look at the reactor, then come straight back.
@@ -377,6 +483,79 @@ impl WorkerCtx {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Gathers an ended task's state for the worker that spawned it (see
+    /// [`ScheduleRef`]), handing over a batch when there are enough.
+    fn send_home(&self, core: Arc<TaskCore>) {
+        let home = usize::from(core.home);
+        let batch = {
+            let mut outbox = self.outbox.borrow_mut();
+            if outbox.len() <= home {
+                outbox.resize_with(home + 1, Vec::new);
+            }
+            let Some(held) = outbox.get_mut(home) else {
+                return;
+            };
+            held.push(core);
+            if held.len() < HOMEWARD_BATCH {
+                return;
+            }
+            std::mem::take(held)
+        };
+        self.hand_over(home, batch);
+    }
+
+    fn hand_over(&self, home: usize, mut batch: Vec<Arc<TaskCore>>) {
+        let Some(homeward) = self.shared.sched.homeward.get(home) else {
+            return;
+        };
+        #[cfg(test)]
+        HANDED_HOME.fetch_add(batch.len(), Ordering::Relaxed);
+        let mut cores = homeward.cores.lock();
+        if cores.is_empty() {
+            std::mem::swap(&mut *cores, &mut batch);
+        } else {
+            cores.append(&mut batch);
+        }
+        homeward.waiting.store(true, Ordering::Release);
+        drop(cores);
+        // Empty, or the home's emptied vector: freed here, but that is one block per
+        // batch, not one per task.
+        drop(batch);
+    }
+
+    /// Hands over every gathered state (before this worker sleeps).
+    fn flush_outbox(&self) {
+        let batches: Vec<(usize, Vec<Arc<TaskCore>>)> = {
+            let mut outbox = self.outbox.borrow_mut();
+            outbox
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, held)| !held.is_empty())
+                .map(|(home, held)| (home, std::mem::take(held)))
+                .collect()
+        };
+        for (home, batch) in batches {
+            self.hand_over(home, batch);
+        }
+    }
+
+    /// Frees the states of ended tasks this worker spawned that other workers handed
+    /// back.
+    fn free_returned(&self) {
+        let Some(homeward) = self.shared.sched.homeward.get(self.index) else {
+            return;
+        };
+        if !homeward.waiting.load(Ordering::Acquire) {
+            return;
+        }
+        let cores = {
+            let mut cores = homeward.cores.lock();
+            homeward.waiting.store(false, Ordering::Relaxed);
+            std::mem::take(&mut *cores)
+        };
+        drop(cores);
     }
 
     /// Takes this worker off the sleeper list if a notifier has not already done so.
@@ -461,5 +640,99 @@ impl WorkerCtx {
         while let Some(runnable) = self.local.pop() {
             drop(runnable);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Weak};
+    use std::time::{Duration, Instant};
+
+    use super::HANDED_HOME;
+    use crate::runtime::Runtime;
+    use crate::task::core::TaskCore;
+
+    /// Spins until `done` says so, for at most a minute (a worker thread must not park
+    /// here: the point is to keep it busy).
+    fn spin_until(what: &str, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::yield_now();
+        }
+    }
+
+    /// A task state still on its way home when the runtime shuts down holds the
+    /// runtime's state, which holds it: the final drain breaks that cycle.
+    #[test]
+    fn the_final_drain_lets_go_of_states_on_their_way_home() {
+        let shared = crate::task::bare::runtime("drain-homeward");
+        let core = crate::task::bare::task(&shared, "ended", None);
+        let state = Arc::downgrade(&core);
+        let runtime = Arc::downgrade(&shared);
+        shared.sched.homeward[0].cores.lock().push(core);
+        drop(shared);
+        let shared = runtime.upgrade().expect("kept alive by the state on its way home");
+        shared.tasks.remove(&state.upgrade().expect("held"), false);
+        shared.sched.drain();
+        drop(shared);
+        assert!(state.upgrade().is_none(), "the state was let go of");
+        assert!(runtime.upgrade().is_none(), "no cycle keeps the runtime alive");
+    }
+
+    /// Tasks spawned on one worker and run on the other (their spawner keeps its own
+    /// worker busy until they have all ended) have their states handed back to the
+    /// spawning worker; every one of them is freed, and nothing handed back keeps the
+    /// runtime alive once it is terminated.
+    #[test]
+    fn states_of_tasks_run_elsewhere_go_home_and_all_are_freed() {
+        const TASKS: usize = 1000;
+        let rt = Runtime::builder()
+            .workers(2)
+            .name("homeward")
+            .build()
+            .expect("a runtime");
+        let runtime: Weak<crate::runtime::Shared> = Arc::downgrade(&rt.handle().shared);
+        let handed_before = HANDED_HOME.load(Ordering::Relaxed);
+        let states: Arc<std::sync::Mutex<Vec<Weak<TaskCore>>>> = Arc::default();
+        let exit = rt.block_on({
+            let states = states.clone();
+            async move {
+                let ended = Arc::new(AtomicUsize::new(0));
+                let spawner = crate::spawn(move |_| async move {
+                    for _ in 0..TASKS {
+                        let ended = ended.clone();
+                        let task = crate::spawn(move |_| async move {
+                            ended.fetch_add(1, Ordering::AcqRel);
+                        });
+                        let state = task.core().map(Arc::downgrade);
+                        states.lock().expect("not poisoned").extend(state);
+                    }
+                    // This worker stays busy: the other one runs every task.
+                    spin_until("the tasks to end", || {
+                        ended.load(Ordering::Acquire) == TASKS
+                    });
+                });
+                spawner.finish().await
+            }
+        });
+        assert!(
+            matches!(exit, crate::Exit::Returned(_)),
+            "the spawner ended with {exit}"
+        );
+        let states = std::mem::take(&mut *states.lock().expect("not poisoned"));
+        assert_eq!(states.len(), TASKS);
+        // Each task's state goes when its allocation does, a moment after it ends.
+        spin_until("the ended tasks' states to be handed back", || {
+            HANDED_HOME.load(Ordering::Relaxed) - handed_before >= TASKS - super::HOMEWARD_BATCH
+        });
+        rt.terminate();
+        let kept = states.iter().filter(|s| s.upgrade().is_some()).count();
+        assert_eq!(kept, 0, "task states still alive after terminate");
+        assert!(
+            runtime.upgrade().is_none(),
+            "the runtime's state outlived its termination"
+        );
     }
 }

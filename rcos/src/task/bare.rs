@@ -27,6 +27,7 @@ pub(crate) fn task(
         Arc::new(TaskCore::new(
             id,
             slot,
+            crate::runtime::scheduler::NO_HOME,
             shared.clone(),
             Cow::Borrowed(name),
             false,

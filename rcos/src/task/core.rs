@@ -250,8 +250,10 @@ pub(crate) struct TaskCore {
     /// `TERMINATE`, `INTERRUPT` and `SWAP`: what the task must look at, readable
     /// without the lock.
     signals: AtomicU8,
-    /// Its reference was serialized: it is indexed by id for remote messages.
-    exported: AtomicBool,
+    /// The worker that spawned the task, which frees its state when it ends (see
+    /// [`ScheduleRef`](crate::runtime::scheduler::ScheduleRef)), or
+    /// [`NO_HOME`](crate::runtime::scheduler::NO_HOME).
+    pub(crate) home: u8,
     /// `!batch.is_empty()`, readable without the lock (written only by the task).
     batched: AtomicBool,
     pub(crate) state: Mutex<State>,
@@ -273,6 +275,8 @@ pub(crate) const SWAP: u8 = 4;
 /// it ends, its output may still hold one (see `propagated`). Set and read only by the
 /// task itself; a task never interrupted skips that look at its state.
 pub(crate) const DELIVERED: u8 = 8;
+/// The task's reference was serialized: it is indexed by id for remote messages.
+const EXPORTED: u8 = 16;
 
 /// What a message push did.
 pub(crate) enum Pushed {
@@ -285,6 +289,7 @@ impl TaskCore {
     pub(crate) fn new(
         id: u64,
         slot: Slot,
+        home: u8,
         rt: Arc<Shared>,
         name: Cow<'static, str>,
         daemon: bool,
@@ -295,7 +300,7 @@ impl TaskCore {
             slot,
             rt,
             signals: AtomicU8::new(0),
-            exported: AtomicBool::new(false),
+            home,
             batch: Mutex::new(Queue::default()),
             batched: AtomicBool::new(false),
             state: Mutex::new(State {
@@ -446,12 +451,12 @@ impl TaskCore {
     }
 
     fn is_exported(&self) -> bool {
-        self.exported.load(Ordering::Acquire)
+        self.signalled(EXPORTED)
     }
 
     /// Marks the task as exported; true the first time.
     fn mark_exported(&self) -> bool {
-        !self.exported.swap(true, Ordering::AcqRel)
+        self.signals.fetch_or(EXPORTED, Ordering::AcqRel) & EXPORTED == 0
     }
 
     pub(crate) fn terminate_requested(&self) -> bool {

@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 
 use super::core::{TaskCore, TaskLabel};
 use super::{Exit, TaskFn, TaskRef, Value};
-use crate::runtime::scheduler::Runnable;
+use crate::runtime::scheduler::{Runnable, ScheduleRef};
 use crate::runtime::{Handle, Shared, context};
 use crate::util::panic_message;
 
@@ -357,10 +357,12 @@ impl Builder {
         let name = self.name.unwrap_or(Cow::Borrowed(default_name));
         let daemon = self.daemon;
         let mailbox = self.mailbox;
+        let home = shared.sched.home_here(shared);
         let core = shared.tasks.insert_new(daemon, |id, slot| {
             Arc::new(TaskCore::new(
                 id,
                 slot,
+                home,
                 shared.clone(),
                 name,
                 daemon,
@@ -378,7 +380,7 @@ impl Builder {
         // The schedule function holds the task's own core rather than the runtime, so
         // that spawning and ending tasks does not bounce the runtime's reference count
         // between threads. (The cycle through the kept waker is cut when the task ends.)
-        let schedule_core = core.clone();
+        let schedule_core = ScheduleRef::new(core.clone());
         let future = TaskFuture {
             code: Code::Original { fut: inner },
             core: Some(core),
@@ -387,7 +389,7 @@ impl Builder {
             waker_kept: false,
         };
         let schedule = move |runnable: Runnable, info: ScheduleInfo| {
-            let rt = &schedule_core.rt;
+            let rt = &schedule_core.core().rt;
             rt.sched.schedule(rt, runnable, info);
         };
         // The id rides in the task's header for the watchdog (in the same size class:
