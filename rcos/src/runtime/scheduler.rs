@@ -72,6 +72,41 @@ struct Homeward {
     cores: Mutex<Vec<Arc<TaskCore>>>,
     /// `!cores.is_empty()`, readable without the lock.
     waiting: AtomicBool,
+    /// The worker has gone to sleep: whoever hands states over frees them instead, so
+    /// that they are not kept for as long as it sleeps.
+    asleep: AtomicBool,
+}
+
+impl Homeward {
+    /// Hands states over to the worker; frees them at once if it sleeps.
+    fn hand_over(&self, mut batch: Vec<Arc<TaskCore>>) {
+        let mut cores = self.cores.lock();
+        if cores.is_empty() {
+            std::mem::swap(&mut *cores, &mut batch);
+        } else {
+            cores.append(&mut batch);
+        }
+        self.waiting.store(true, Ordering::SeqCst);
+        drop(cores);
+        // Empty, or the worker's emptied vector: freed here, but that is one block per
+        // batch, not one per task.
+        drop(batch);
+        // The worker looks at `waiting` after it says it sleeps (see `run_tasks`): one
+        // of the two sees the other, and the states are freed either way.
+        if self.asleep.load(Ordering::SeqCst) {
+            drop(self.take());
+        }
+    }
+
+    /// Takes every state handed over.
+    fn take(&self) -> Vec<Arc<TaskCore>> {
+        if !self.waiting.load(Ordering::SeqCst) {
+            return Vec::new();
+        }
+        let mut cores = self.cores.lock();
+        self.waiting.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *cores)
+    }
 }
 
 /// A task's state as its schedule function holds it.
@@ -167,6 +202,7 @@ impl Scheduler {
     }
 
     /// The [`TaskCore::home`] of a task spawned now by this thread.
+    #[inline]
     pub(crate) fn home_here(&self, shared: &Arc<Shared>) -> u8 {
         if self.stealers.len() < 2 || self.det.is_some() {
             return NO_HOME;
@@ -241,7 +277,9 @@ impl Scheduler {
             match w.as_ref() {
                 Some(ctx) if ctx.running.get() && Arc::ptr_eq(&ctx.shared, shared) => {
                     ctx.local.push(runnable);
-                    ctx.free_returned();
+                    if self.stealers.len() > 1 {
+                        ctx.free_returned();
+                    }
                     (None, true)
                 }
                 _ => (Some(runnable), false),
@@ -441,6 +479,7 @@ impl WorkerCtx {
             }
             sched.beats.idle(self.index);
             self.flush_outbox();
+            self.set_asleep(true);
             self.free_returned();
             return Poll::Pending;
         }
@@ -506,23 +545,12 @@ impl WorkerCtx {
         self.hand_over(home, batch);
     }
 
-    fn hand_over(&self, home: usize, mut batch: Vec<Arc<TaskCore>>) {
-        let Some(homeward) = self.shared.sched.homeward.get(home) else {
-            return;
-        };
-        #[cfg(test)]
-        HANDED_HOME.fetch_add(batch.len(), Ordering::Relaxed);
-        let mut cores = homeward.cores.lock();
-        if cores.is_empty() {
-            std::mem::swap(&mut *cores, &mut batch);
-        } else {
-            cores.append(&mut batch);
+    fn hand_over(&self, home: usize, batch: Vec<Arc<TaskCore>>) {
+        if let Some(homeward) = self.shared.sched.homeward.get(home) {
+            #[cfg(test)]
+            HANDED_HOME.fetch_add(batch.len(), Ordering::Relaxed);
+            homeward.hand_over(batch);
         }
-        homeward.waiting.store(true, Ordering::Release);
-        drop(cores);
-        // Empty, or the home's emptied vector: freed here, but that is one block per
-        // batch, not one per task.
-        drop(batch);
     }
 
     /// Hands over every gathered state (before this worker sleeps).
@@ -544,23 +572,22 @@ impl WorkerCtx {
     /// Frees the states of ended tasks this worker spawned that other workers handed
     /// back.
     fn free_returned(&self) {
-        let Some(homeward) = self.shared.sched.homeward.get(self.index) else {
-            return;
-        };
-        if !homeward.waiting.load(Ordering::Acquire) {
-            return;
+        if let Some(homeward) = self.shared.sched.homeward.get(self.index) {
+            drop(homeward.take());
         }
-        let cores = {
-            let mut cores = homeward.cores.lock();
-            homeward.waiting.store(false, Ordering::Relaxed);
-            std::mem::take(&mut *cores)
-        };
-        drop(cores);
+    }
+
+    /// Says whether this worker sleeps, for the workers that hand it states back.
+    fn set_asleep(&self, asleep: bool) {
+        if let Some(homeward) = self.shared.sched.homeward.get(self.index) {
+            homeward.asleep.store(asleep, Ordering::SeqCst);
+        }
     }
 
     /// Takes this worker off the sleeper list if a notifier has not already done so.
     fn wake_up(&self) {
         self.sleeping.set(false);
+        self.set_asleep(false);
         let sched = &self.shared.sched;
         let mut sleepers = sched.sleepers.lock();
         if let Some(pos) = sleepers.iter().position(|(i, _)| *i == self.index) {
@@ -673,12 +700,39 @@ mod tests {
         let runtime = Arc::downgrade(&shared);
         shared.sched.homeward[0].cores.lock().push(core);
         drop(shared);
-        let shared = runtime.upgrade().expect("kept alive by the state on its way home");
+        let shared = runtime
+            .upgrade()
+            .expect("kept alive by the state on its way home");
         shared.tasks.remove(&state.upgrade().expect("held"), false);
         shared.sched.drain();
         drop(shared);
         assert!(state.upgrade().is_none(), "the state was let go of");
-        assert!(runtime.upgrade().is_none(), "no cycle keeps the runtime alive");
+        assert!(
+            runtime.upgrade().is_none(),
+            "no cycle keeps the runtime alive"
+        );
+    }
+
+    /// States handed to a worker that sleeps are freed at once, not kept for as long
+    /// as it sleeps; handed to one that is awake, they wait for it.
+    #[test]
+    fn states_handed_to_a_sleeping_worker_are_freed_at_once() {
+        let shared = crate::task::bare::runtime("homeward-asleep");
+        let homeward = super::Homeward::default();
+        let handed = |homeward: &super::Homeward| {
+            let core = crate::task::bare::task(&shared, "ended", None);
+            shared.tasks.remove(&core, false);
+            let state = Arc::downgrade(&core);
+            homeward.hand_over(vec![core]);
+            state
+        };
+        let kept = handed(&homeward);
+        assert!(kept.upgrade().is_some(), "an awake worker frees it itself");
+        homeward.asleep.store(true, Ordering::SeqCst);
+        let freed = handed(&homeward);
+        assert!(freed.upgrade().is_none(), "freed by whoever handed it over");
+        assert!(kept.upgrade().is_none(), "and so was what waited");
+        assert!(homeward.take().is_empty());
     }
 
     /// Tasks spawned on one worker and run on the other (their spawner keeps its own

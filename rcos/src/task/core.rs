@@ -286,6 +286,7 @@ pub(crate) enum Pushed {
 }
 
 impl TaskCore {
+    #[inline]
     pub(crate) fn new(
         id: u64,
         slot: Slot,
