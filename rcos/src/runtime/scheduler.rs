@@ -148,21 +148,23 @@ impl Drop for ScheduleRef {
 
 /// Hands an ended task's state to the worker that spawned it, if this thread is
 /// another worker of the same runtime; drops it here otherwise.
+///
+/// This runs in a drop, which can come late in a thread's life (a waker kept in a
+/// thread-local of the thread's own): after the worker's context is gone, it drops.
 fn send_home(core: Arc<TaskCore>) {
-    let core = WORKER.with(|w| {
+    let mut core = Some(core);
+    let _ = WORKER.try_with(|w| {
         let Ok(w) = w.try_borrow() else {
-            return Some(core);
+            return;
         };
-        match w.as_ref() {
-            Some(ctx)
-                if usize::from(core.home) != ctx.index
-                    && Arc::ptr_eq(&ctx.shared, &core.rt)
-                    && !ctx.shared.sched.is_shut_down() =>
-            {
-                ctx.send_home(core);
-                None
+        if let Some(ctx) = w.as_ref() {
+            if let Some(c) = core.take_if(|c| {
+                usize::from(c.home) != ctx.index
+                    && Arc::ptr_eq(&ctx.shared, &c.rt)
+                    && !ctx.shared.sched.is_shut_down()
+            }) {
+                ctx.send_home(c);
             }
-            _ => Some(core),
         }
     });
     drop(core);
