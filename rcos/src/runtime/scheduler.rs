@@ -469,8 +469,15 @@ impl WorkerCtx {
             if self.shared.clock.advance_if_idle() {
                 continue;
             }
-            // Nothing to do: register as a sleeper, then look once more so that a task
-            // queued in between is not missed.
+            // Nothing to do. Ended tasks' states gathered here go to their homes, and
+            // those handed back here are freed (from now on, whoever hands some over
+            // frees them): freeing can drop a task's returned value, whose drop may
+            // wake a task, so this comes before the last look for work.
+            self.flush_outbox();
+            self.set_asleep(true);
+            self.free_returned();
+            // Register as a sleeper, then look once more so that a task queued in
+            // between is not missed.
             self.sleeping.set(true);
             sched.sleepers.lock().push((self.index, cx.waker().clone()));
             sched.idle.fetch_add(1, Ordering::SeqCst);
@@ -480,9 +487,6 @@ impl WorkerCtx {
                 continue;
             }
             sched.beats.idle(self.index);
-            self.flush_outbox();
-            self.set_asleep(true);
-            self.free_returned();
             return Poll::Pending;
         }
         // Out of budget: let block_on look at the reactor, then come straight back.
@@ -735,6 +739,64 @@ mod tests {
         assert!(freed.upgrade().is_none(), "freed by whoever handed it over");
         assert!(kept.upgrade().is_none(), "and so was what waited");
         assert!(homeward.take().is_empty());
+    }
+
+    /// Sends a message to a task when dropped.
+    struct TellOnDrop(crate::TaskRef);
+
+    impl Drop for TellOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+
+    /// A task's returned value is dropped with its state, which may now happen when a
+    /// worker is about to sleep (freeing what was handed back, or handing it to a
+    /// sleeping worker). A drop that wakes a task must not leave that task in the
+    /// worker's LIFO slot while the worker sleeps: every message here arrives.
+    #[test]
+    fn a_wake_from_a_dropped_return_value_is_not_slept_through() {
+        const TASKS: usize = 1000;
+        let rt = Runtime::builder()
+            .workers(2)
+            .name("homeward-wake")
+            .build()
+            .expect("a runtime");
+        let told = rt.block_on(async {
+            let me = crate::TaskRef::current().expect("block_on runs a task");
+            let counter = crate::spawn(move |task| async move {
+                for _ in 0..TASKS {
+                    if task.receive().await.is_err() {
+                        return;
+                    }
+                }
+                let _ = me.send(TASKS as u64);
+            });
+            let ended = Arc::new(AtomicUsize::new(0));
+            let spawner = crate::spawn(move |_| async move {
+                for _ in 0..TASKS {
+                    let (ended, counter) = (ended.clone(), counter.clone());
+                    crate::spawn(move |_| async move {
+                        ended.fetch_add(1, Ordering::AcqRel);
+                        TellOnDrop(counter)
+                    });
+                }
+                // This worker stays busy: the other one runs every task.
+                spin_until("the tasks to end", || {
+                    ended.load(Ordering::Acquire) == TASKS
+                });
+            });
+            let _ = spawner.finish().await;
+            let me = crate::TaskRef::current().expect("block_on runs a task");
+            me.receive_type_timeout::<u64>(Duration::from_secs(60))
+                .await
+        });
+        rt.terminate();
+        assert_eq!(
+            told.ok().flatten(),
+            Some(TASKS as u64),
+            "every returned value's drop was told"
+        );
     }
 
     /// Tasks spawned on one worker and run on the other (their spawner keeps its own
