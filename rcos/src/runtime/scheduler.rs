@@ -7,7 +7,9 @@
 //! same worker goes to that worker's LIFO slot and runs next, so two tasks that talk to
 //! each other stay on one thread and hand control over without touching shared queues.
 //! The LIFO slot cannot be stolen; after a few LIFO runs in a row its task goes to the
-//! back of the local queue, so a chatty pair cannot starve the others.
+//! back of the local queue, so a chatty pair cannot starve the others. A task that was
+//! stolen and ended on another worker has its state freed by the worker that spawned it
+//! (see [`ScheduleRef`]).
 //!
 //! In deterministic mode (feature `test-util`) the ready tasks go to a
 //! [`DetWorld`](super::det::DetWorld) instead, which runs them one at a time in an order

@@ -247,8 +247,8 @@ pub(crate) struct TaskCore {
     pub(crate) id: u64,
     pub(crate) slot: Slot,
     pub(crate) rt: Arc<Shared>,
-    /// `TERMINATE`, `INTERRUPT` and `SWAP`: what the task must look at, readable
-    /// without the lock.
+    /// `TERMINATE`, `INTERRUPT` and `SWAP` (what the task must look at), `DELIVERED`
+    /// and `EXPORTED`: flags readable without the lock.
     signals: AtomicU8,
     /// The worker that spawned the task, which frees its state when it ends (see
     /// [`ScheduleRef`](crate::runtime::scheduler::ScheduleRef)), or
