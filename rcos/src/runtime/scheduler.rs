@@ -688,6 +688,16 @@ mod tests {
     use crate::runtime::Runtime;
     use crate::task::core::TaskCore;
 
+    /// A runtime with two workers, so that a task can be spawned on one and run on the
+    /// other.
+    fn two_workers(name: &'static str) -> Runtime {
+        Runtime::builder()
+            .workers(2)
+            .name(name)
+            .build()
+            .expect("a runtime")
+    }
+
     /// Spins until `done` says so, for at most a minute (a worker thread must not park
     /// here: the point is to keep it busy).
     fn spin_until(what: &str, done: impl Fn() -> bool) {
@@ -759,11 +769,7 @@ mod tests {
     #[test]
     fn a_wake_from_a_dropped_return_value_is_not_slept_through() {
         const TASKS: usize = 1000;
-        let rt = Runtime::builder()
-            .workers(2)
-            .name("homeward-wake")
-            .build()
-            .expect("a runtime");
+        let rt = two_workers("homeward-wake");
         let told = rt.block_on(async {
             let me = crate::TaskRef::current().expect("block_on runs a task");
             let counter = crate::spawn(move |task| async move {
@@ -808,11 +814,7 @@ mod tests {
     #[test]
     fn states_of_tasks_run_elsewhere_go_home_and_all_are_freed() {
         const TASKS: usize = 1000;
-        let rt = Runtime::builder()
-            .workers(2)
-            .name("homeward")
-            .build()
-            .expect("a runtime");
+        let rt = two_workers("homeward");
         let runtime: Weak<crate::runtime::Shared> = Arc::downgrade(&rt.handle().shared);
         let handed_before = HANDED_HOME.load(Ordering::Relaxed);
         let states: Arc<std::sync::Mutex<Vec<Weak<TaskCore>>>> = Arc::default();
