@@ -34,7 +34,7 @@ pub use matcher::Match;
 pub use request::{ReplyTo, Request};
 
 pub(crate) use encoded::{Encoded, with_scratch};
-pub(crate) use envelope::DECODE_DEPTH_LIMIT;
+pub(crate) use envelope::{DECODE_DEPTH_LIMIT, Run, RunSpan, current_span};
 pub(crate) use request::{Reply, ReplySink, ReplySlot};
 
 /// A value that can be sent to a task anywhere: in this program or on another node.

@@ -41,6 +41,7 @@ mod exit;
 pub mod hotswap;
 mod lifecycle;
 mod monitor;
+pub(crate) mod queue;
 mod receive;
 mod send;
 mod spawn;

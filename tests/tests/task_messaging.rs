@@ -122,6 +122,58 @@ fn selective_receive_leaves_the_others_queued_in_order() {
     assert_eq!(rest, ["a", "c", "1", "2"]);
 }
 
+/// Selective receive takes the next message straight out when it is the one wanted
+/// (unboxed, from a run of same-typed messages), puts it back in front when the
+/// predicate refuses it, and falls back to scanning: every message still arrives once,
+/// and the messages of other types stay queued in their order.
+#[test]
+fn selective_receive_takes_the_next_message_directly_and_keeps_order_when_it_refuses() {
+    const N: u64 = 50_000;
+    let rt = det(1);
+    let out = run(&rt, async {
+        let task = rcos::spawn(|task| async move {
+            // Wait for the go, so that the whole burst is queued: runs of u64s broken
+            // by a String after every 10,000.
+            let _: bool = task.receive_type().await?;
+            // The front is 0, refused: put back, then 1 is found by the scan.
+            let odd = task.receive_where(|n: &u64| n % 2 == 1).await?;
+            let mut got = vec![odd];
+            while got.len() < N as usize {
+                got.push(task.receive_type::<u64>().await?);
+            }
+            let rest: Vec<String> = std::iter::from_fn(|| task.try_receive().ok().flatten())
+                .map(|env| {
+                    env.downcast::<String>()
+                        .unwrap_or_else(|env| format!("unexpected {}", env.type_name()))
+                })
+                .collect();
+            Ok::<_, rcos::Interrupt>((got, rest))
+        });
+        for i in 0..N {
+            task.send(i).unwrap();
+            if (i + 1) % 10_000 == 0 {
+                task.send(format!("after {i}")).unwrap();
+            }
+        }
+        task.send(true).unwrap();
+        task.finish().await
+    });
+    let (got, rest) = out
+        .value()
+        .unwrap()
+        .take::<Result<(Vec<u64>, Vec<String>), rcos::Interrupt>>()
+        .unwrap()
+        .unwrap();
+    let expected: Vec<u64> = std::iter::once(1)
+        .chain((0..N).filter(|n| *n != 1))
+        .collect();
+    assert_eq!(got, expected);
+    let texts: Vec<String> = (1..=5)
+        .map(|k| format!("after {}", k * 10_000 - 1))
+        .collect();
+    assert_eq!(rest, texts);
+}
+
 #[test]
 fn receive_match_sees_messages_that_arrive_while_waiting() {
     let rt = rt2();

@@ -6,6 +6,10 @@ use std::sync::Arc;
 
 use super::Message;
 
+mod run;
+
+pub(crate) use run::{Run, Span as RunSpan};
+
 /// How deep CBOR nesting may go when a message from another node is decoded.
 ///
 /// Deep enough for any sensible message, shallow enough that decoding never runs a
@@ -39,7 +43,7 @@ impl Header {
 /// The current span, if `tracing` could have one: with no subscriber installed (the
 /// maximum level is `OFF`) this costs one atomic load instead of a dispatcher lookup.
 #[inline]
-fn current_span() -> Option<Box<tracing::Span>> {
+pub(crate) fn current_span() -> Option<Box<tracing::Span>> {
     if tracing::level_filters::LevelFilter::current() == tracing::level_filters::LevelFilter::OFF {
         return None;
     }
@@ -68,6 +72,9 @@ trait Payload: Send + 'static {
     fn try_clone(&self) -> Option<Box<dyn Payload>> {
         None
     }
+    /// A [`Run`] holding the message, if it is an ordinary message (not a runtime
+    /// signal, nor a shared, local-only or encoded value); the payload back otherwise.
+    fn into_run(self: Box<Self>) -> Result<Box<dyn run::RunQueue>, Box<dyn Payload>>;
 }
 
 /// A payload shared by reference count between several envelopes.
@@ -148,6 +155,14 @@ impl<M: Message> Payload for MessageBox<M> {
     fn encode(&self) -> Option<Result<Encoded, String>> {
         Some(super::encode_wire(&self.value).map_err(|e| e.to_string()))
     }
+    #[inline]
+    fn into_run(self: Box<Self>) -> Result<Box<dyn run::RunQueue>, Box<dyn Payload>> {
+        if self.header.system {
+            return Err(self);
+        }
+        let MessageBox { header, value } = *self;
+        Ok(run::queue_of(value, header.span))
+    }
 }
 
 impl<M: Message + Clone + Sync> Payload for SharedBox<M> {
@@ -169,6 +184,9 @@ impl<M: Message + Clone + Sync> Payload for SharedBox<M> {
     }
     fn encode(&self) -> Option<Result<Encoded, String>> {
         Some(super::encode_wire(&self.value).map_err(|e| e.to_string()))
+    }
+    fn into_run(self: Box<Self>) -> Result<Box<dyn run::RunQueue>, Box<dyn Payload>> {
+        Err(self)
     }
 }
 
@@ -206,6 +224,9 @@ impl<T: Send + 'static> Payload for LocalBox<T> {
         take_value(value, out)
             .map_err(|value| Box::new(LocalBox { header, value }) as Box<dyn Payload>)
     }
+    fn into_run(self: Box<Self>) -> Result<Box<dyn run::RunQueue>, Box<dyn Payload>> {
+        Err(self)
+    }
 }
 
 impl Payload for EncodedBox {
@@ -235,6 +256,9 @@ impl Payload for EncodedBox {
             header: self.header.clone(),
             value: self.value.clone(),
         }))
+    }
+    fn into_run(self: Box<Self>) -> Result<Box<dyn run::RunQueue>, Box<dyn Payload>> {
+        Err(self)
     }
 }
 

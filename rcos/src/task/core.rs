@@ -12,9 +12,10 @@ use event_listener::Event;
 use slab::Slab;
 
 use super::hotswap::{Accepted, SwapRequest, SwapShared};
+use super::queue::{Queue, Taken};
 use super::{Exit, MonitorStatus, Overflow, TaskRef, Thrown};
 use crate::error::{Interrupt, SendErrorKind};
-use crate::message::Envelope;
+use crate::message::{Envelope, Message};
 use crate::runtime::Shared;
 use crate::util::Mutex;
 
@@ -77,92 +78,6 @@ impl Extra {
     }
 }
 
-/// Room for messages (a queue's capacity) that an emptied queue keeps; a larger one,
-/// grown by a burst, is freed, so that a burst does not hold memory for the rest of the
-/// task's life.
-pub(crate) const QUEUE_KEPT: usize = 1024;
-
-/// A task's queue of messages, allocated at its first message.
-///
-/// Most tasks never queue one (they end, or wait, with an empty mailbox): for them the
-/// queue is a null pointer, so the task's state stays small, and its drop costs next
-/// to nothing (a `VecDeque`'s own drop walks its two halves even when both are empty).
-///
-/// The box is deliberate: it keeps the empty queue one word (a `VecDeque` is four), at
-/// the price of one small allocation the first time a message arrives.
-#[derive(Default)]
-#[allow(clippy::box_collection)]
-pub(crate) struct Queue(Option<Box<VecDeque<Envelope>>>);
-
-impl Queue {
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.as_ref().is_none_or(|q| q.is_empty())
-    }
-
-    #[inline]
-    pub(crate) fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |q| q.len())
-    }
-
-    /// Whether a message ever arrived (the queue holds an allocation, maybe empty).
-    #[inline]
-    pub(crate) fn is_allocated(&self) -> bool {
-        self.0.is_some()
-    }
-
-    #[inline]
-    pub(crate) fn push_back(&mut self, env: Envelope) {
-        self.0.get_or_insert_with(Box::default).push_back(env);
-    }
-
-    /// The oldest message. A queue that a burst made large gives its memory back once
-    /// it is empty again (see [`QUEUE_KEPT`]).
-    #[inline]
-    pub(crate) fn pop_front(&mut self) -> Option<Envelope> {
-        let queue = self.0.as_mut()?;
-        let env = queue.pop_front();
-        if queue.is_empty() && queue.capacity() > QUEUE_KEPT {
-            **queue = VecDeque::new();
-        }
-        env
-    }
-
-    /// Moves every message to the back of `to`, oldest first.
-    pub(crate) fn append_to(&mut self, to: &mut VecDeque<Envelope>) {
-        if let Some(queue) = &mut self.0 {
-            to.append(queue);
-            trim(queue);
-        }
-    }
-
-    /// Takes every message out, keeping the allocation for the next ones.
-    pub(crate) fn take_all(&mut self) -> VecDeque<Envelope> {
-        self.0
-            .as_mut()
-            .map(|q| std::mem::take(&mut **q))
-            .unwrap_or_default()
-    }
-
-    /// Replaces the messages with `queue`, reusing the allocation if there is one.
-    pub(crate) fn set(&mut self, mut queue: VecDeque<Envelope>) {
-        trim(&mut queue);
-        match &mut self.0 {
-            Some(q) => **q = queue,
-            None if queue.capacity() == 0 => {}
-            None => self.0 = Some(Box::new(queue)),
-        }
-    }
-}
-
-/// Gives back most of a queue's room when a burst made it large and at most a quarter
-/// of it is used (so that shrinking, which moves the messages, happens rarely).
-fn trim(queue: &mut VecDeque<Envelope>) {
-    if queue.capacity() > QUEUE_KEPT && queue.len() <= queue.capacity() / 4 {
-        queue.shrink_to((2 * queue.len()).max(QUEUE_KEPT / 4));
-    }
-}
-
 pub(crate) struct State {
     pub(crate) name: Cow<'static, str>,
     pub(crate) queue: Queue,
@@ -193,6 +108,33 @@ impl State {
         self.extra.as_ref()?.bounded.as_ref()
     }
 
+    /// Whether a message may be queued: not once the task has ended, and, in a full
+    /// bounded mailbox, as its overflow policy says (runtime signals always may).
+    /// Counts an admitted message against a bounded mailbox's capacity.
+    #[inline]
+    fn admit(&mut self, task: u64, system: bool) -> Admit {
+        if self.exit.is_some() {
+            return Admit::No(SendErrorKind::Ended);
+        }
+        if system {
+            return Admit::Yes;
+        }
+        if let Some(b) = self.bounded() {
+            if b.len >= b.capacity {
+                return match b.overflow {
+                    Overflow::DropNewest => {
+                        b.dropped += 1;
+                        tracing::debug!(task, "mailbox full: message dropped");
+                        Admit::Drop
+                    }
+                    Overflow::Fail | Overflow::Wait => Admit::No(SendErrorKind::Full),
+                };
+            }
+            b.len += 1;
+        }
+        Admit::Yes
+    }
+
     /// Takes the waker if the task waits in a way that `wake_for` ends.
     #[inline]
     pub(crate) fn take_waker_if(&mut self, wake_for: Waiting) -> Option<Waker> {
@@ -214,8 +156,14 @@ impl State {
     }
 
     pub(crate) fn made_room(&mut self, env: &Envelope) -> Option<Arc<Event>> {
+        self.made_room_for(env.is_system())
+    }
+
+    /// As [`made_room`](Self::made_room), for a message that `system` says is or is not
+    /// a runtime signal.
+    pub(crate) fn made_room_for(&mut self, system: bool) -> Option<Arc<Event>> {
         match self.bounded() {
-            Some(b) if !env.is_system() => {
+            Some(b) if !system => {
                 b.len = b.len.saturating_sub(1);
                 Some(b.space.clone())
             }
@@ -247,8 +195,8 @@ pub(crate) struct TaskCore {
     pub(crate) id: u64,
     pub(crate) slot: Slot,
     pub(crate) rt: Arc<Shared>,
-    /// `TERMINATE`, `INTERRUPT` and `SWAP` (what the task must look at), `DELIVERED`
-    /// and `EXPORTED`: flags readable without the lock.
+    /// `TERMINATE`, `INTERRUPT` and `SWAP` (what the task must look at), `DELIVERED`,
+    /// `EXPORTED` and `BOUNDED`: flags readable without the lock.
     signals: AtomicU8,
     /// The worker that spawned the task, which frees its state when it ends (see
     /// [`ScheduleRef`](crate::runtime::scheduler::ScheduleRef)), or
@@ -277,6 +225,17 @@ pub(crate) const SWAP: u8 = 4;
 pub(crate) const DELIVERED: u8 = 8;
 /// The task's reference was serialized: it is indexed by id for remote messages.
 const EXPORTED: u8 = 16;
+/// The task's mailbox is bounded (set at spawn, never changed): its accounting is only
+/// looked at, under the lock, when this says so.
+const BOUNDED: u8 = 32;
+
+/// What [`State::admit`] decided.
+enum Admit {
+    Yes,
+    /// `Overflow::DropNewest`: drop the message (outside the lock).
+    Drop,
+    No(SendErrorKind),
+}
 
 /// What a message push did.
 pub(crate) enum Pushed {
@@ -300,7 +259,7 @@ impl TaskCore {
             id,
             slot,
             rt,
-            signals: AtomicU8::new(0),
+            signals: AtomicU8::new(if mailbox.is_some() { BOUNDED } else { 0 }),
             home,
             batch: Mutex::new(Queue::default()),
             batched: AtomicBool::new(false),
@@ -334,23 +293,10 @@ impl TaskCore {
     pub(crate) fn push(&self, env: Envelope) -> Result<Pushed, (Envelope, SendErrorKind)> {
         let waker = {
             let mut st = self.state.lock();
-            if st.exit.is_some() {
-                return Err((env, SendErrorKind::Ended));
-            }
-            if let Some(b) = st.bounded() {
-                if !env.is_system() {
-                    if b.len >= b.capacity {
-                        return match b.overflow {
-                            Overflow::DropNewest => {
-                                b.dropped += 1;
-                                tracing::debug!(task = self.id, "mailbox full: message dropped");
-                                Ok(Pushed::Dropped(env))
-                            }
-                            Overflow::Fail | Overflow::Wait => Err((env, SendErrorKind::Full)),
-                        };
-                    }
-                    b.len += 1;
-                }
+            match st.admit(self.id, env.is_system()) {
+                Admit::Yes => {}
+                Admit::Drop => return Ok(Pushed::Dropped(env)),
+                Admit::No(kind) => return Err((env, kind)),
             }
             st.queue.push_back(env);
             st.take_waker_if(Waiting::Receive)
@@ -359,6 +305,35 @@ impl TaskCore {
             waker.wake();
         }
         Ok(Pushed::Queued)
+    }
+
+    /// Puts a message sent as an `M` in the mailbox (see [`Queue::push_message`]) and
+    /// wakes the task if it waits in `receive`. A message dropped by
+    /// [`Overflow::DropNewest`] counts as queued.
+    #[inline]
+    pub(crate) fn push_message<M: Message>(&self, msg: M) -> Result<(), (M, SendErrorKind)> {
+        let span = crate::message::current_span();
+        let waker = {
+            let mut st = self.state.lock();
+            match st.admit(self.id, false) {
+                Admit::Yes => {}
+                Admit::Drop => {
+                    drop(st);
+                    drop((msg, span));
+                    return Ok(());
+                }
+                Admit::No(kind) => {
+                    drop(st);
+                    return Err((msg, kind));
+                }
+            }
+            st.queue.push_message(msg, span);
+            st.take_waker_if(Waiting::Receive)
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
     }
 
     /// The task's own next message, taking a batch from the shared queue when several
@@ -374,7 +349,7 @@ impl TaskCore {
                 env
             };
             if let Some(env) = env {
-                if !env.is_system() {
+                if self.is_bounded() && !env.is_system() {
                     // A bounded mailbox counts batched messages until they are received.
                     let space = self.state.lock().bounded().map(|b| {
                         b.len = b.len.saturating_sub(1);
@@ -411,6 +386,76 @@ impl TaskCore {
             crate::util::notify(&space, 1);
         }
         env
+    }
+
+    /// The task's own next message if it is a local `M`, taken out without looking at
+    /// any other (see [`Queue::pop_front_as`]): selective receive's fast path. `None`
+    /// if the next message is something else, none is queued, or the mailbox is
+    /// bounded (whose accounting the full scan keeps). Only the task itself may call
+    /// this.
+    #[inline]
+    pub(crate) fn pop_own_as<M: Message>(&self) -> Option<Taken<M>> {
+        if self.is_bounded() {
+            return None;
+        }
+        if self.batched.load(Ordering::Relaxed) {
+            // The batch is older than anything in the shared queue: its front is next.
+            let mut batch = self.batch.lock();
+            let taken = batch.pop_front_as::<M>();
+            self.batched.store(!batch.is_empty(), Ordering::Relaxed);
+            return taken;
+        }
+        let mut st = self.state.lock();
+        if st.queue.len() > 1 {
+            let mut batch = self.batch.lock();
+            std::mem::swap(&mut *batch, &mut st.queue);
+            drop(st);
+            let taken = batch.pop_front_as::<M>();
+            self.batched.store(!batch.is_empty(), Ordering::Relaxed);
+            taken
+        } else {
+            st.queue.pop_front_as::<M>()
+        }
+    }
+
+    /// Puts back, in front of every other message, one that
+    /// [`pop_own_as`](Self::pop_own_as) took and the task did not want.
+    pub(crate) fn put_back_own_front(&self, env: Envelope) {
+        let mut batch = self.batch.lock();
+        batch.push_front(env);
+        self.batched.store(true, Ordering::Relaxed);
+    }
+
+    /// Takes every message not yet received, oldest first, runs and all (for selective
+    /// receive by type). Give it back with [`put_back_queue_own`](Self::put_back_queue_own).
+    pub(crate) fn take_queue_own(&self) -> Queue {
+        let mut all = {
+            let mut batch = self.batch.lock();
+            self.batched.store(false, Ordering::Relaxed);
+            std::mem::take(&mut *batch)
+        };
+        all.append(&mut self.state.lock().queue);
+        all
+    }
+
+    /// Puts back what selective receive by type did not take: older than anything that
+    /// arrived meanwhile.
+    pub(crate) fn put_back_queue_own(&self, rest: Queue) {
+        let mut batch = self.batch.lock();
+        *batch = rest;
+        self.batched.store(!batch.is_empty(), Ordering::Relaxed);
+    }
+
+    /// Counts a selectively received message that is no runtime signal out of a
+    /// bounded mailbox.
+    pub(crate) fn received_own_message(&self) {
+        if !self.is_bounded() {
+            return;
+        }
+        let space = self.state.lock().made_room_for(false);
+        if let Some(space) = space {
+            crate::util::notify(&space, 1);
+        }
     }
 
     /// Takes every message not yet received, oldest first (for selective receive).
@@ -451,6 +496,12 @@ impl TaskCore {
         self.state.lock().bounded_ref().map(|b| b.space.clone())
     }
 
+    /// Whether the mailbox is bounded.
+    #[inline]
+    fn is_bounded(&self) -> bool {
+        self.signals.load(Ordering::Relaxed) & BOUNDED != 0
+    }
+
     fn is_exported(&self) -> bool {
         self.signalled(EXPORTED)
     }
@@ -485,6 +536,14 @@ impl TaskCore {
         if !self.signalled(INTERRUPT) {
             return None;
         }
+        self.take_pending_interrupt()
+    }
+
+    /// [`take_interrupt`](Self::take_interrupt) once the flag says one may wait (kept
+    /// out of line: a receive checks the flag for every message).
+    #[cold]
+    #[inline(never)]
+    fn take_pending_interrupt(self: &Arc<Self>) -> Option<Interrupt> {
         let mut st = self.state.lock();
         let extra = st.extra.as_mut()?;
         let interrupt = if let Some(thrown) = extra.thrown.pop_front() {
@@ -938,71 +997,8 @@ mod size_tests {
 }
 
 #[cfg(test)]
-mod queue_tests {
-    use super::{QUEUE_KEPT, Queue};
-    use crate::message::Envelope;
-
-    #[test]
-    fn an_emptied_queue_gives_back_what_a_burst_grew() {
-        let mut queue = Queue::default();
-        for i in 0..(4 * QUEUE_KEPT) as u64 {
-            queue.push_back(Envelope::new(i));
-        }
-        let big = queue.0.as_ref().map_or(0, |q| q.capacity());
-        assert!(big >= 4 * QUEUE_KEPT);
-        for i in 0..(4 * QUEUE_KEPT) as u64 {
-            let env = queue.pop_front().expect("a message");
-            assert_eq!(env.downcast::<u64>().ok(), Some(i), "in order");
-            if i + 1 < (4 * QUEUE_KEPT) as u64 {
-                // Not while messages wait.
-                assert_eq!(queue.0.as_ref().map_or(0, |q| q.capacity()), big);
-            }
-        }
-        assert!(queue.is_empty());
-        assert!(queue.0.as_ref().map_or(0, |q| q.capacity()) <= QUEUE_KEPT);
-        // A small queue keeps its room.
-        for i in 0..10u64 {
-            queue.push_back(Envelope::new(i));
-        }
-        let small = queue.0.as_ref().map_or(0, |q| q.capacity());
-        while queue.pop_front().is_some() {}
-        assert_eq!(queue.0.as_ref().map_or(0, |q| q.capacity()), small);
-    }
-
-    #[test]
-    fn selective_receive_paths_give_back_room_too() {
-        // append_to empties a queue: its room goes if a burst made it large.
-        let mut queue = Queue::default();
-        for i in 0..(4 * QUEUE_KEPT) as u64 {
-            queue.push_back(Envelope::new(i));
-        }
-        let mut all = std::collections::VecDeque::new();
-        queue.append_to(&mut all);
-        assert_eq!(all.len(), 4 * QUEUE_KEPT);
-        assert!(queue.0.as_ref().map_or(0, |q| q.capacity()) <= QUEUE_KEPT);
-        // set() with a few messages left in a large queue keeps them, in order, in less.
-        let rest: std::collections::VecDeque<Envelope> = all
-            .drain(..)
-            .skip(4 * QUEUE_KEPT - 5)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .collect();
-        let mut big = std::collections::VecDeque::with_capacity(8 * QUEUE_KEPT);
-        big.extend(rest);
-        let mut batch = Queue::default();
-        batch.set(big);
-        assert!(batch.0.as_ref().map_or(0, |q| q.capacity()) <= QUEUE_KEPT);
-        let left: Vec<u64> = std::iter::from_fn(|| batch.pop_front())
-            .map(|env| env.downcast::<u64>().expect("a u64"))
-            .collect();
-        let n = (4 * QUEUE_KEPT) as u64;
-        assert_eq!(left, (n - 5..n).collect::<Vec<_>>());
-    }
-}
-
-#[cfg(test)]
 mod end_tests {
-    use super::QUEUE_KEPT;
+    use super::super::queue::QUEUE_KEPT;
     use crate::Runtime;
 
     /// An ended task's state lives on while someone holds a reference to it (an
@@ -1035,7 +1031,7 @@ mod end_tests {
         );
         let batch = core.batch.lock();
         assert!(
-            batch.0.as_ref().is_none_or(|q| q.capacity() == 0),
+            batch.capacity() == 0,
             "the ended task's batch holds no room"
         );
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::TaskRef;
 use super::core::{TaskCore, Waiting};
+use super::queue::Taken;
 use super::taskref::Repr;
 use crate::error::{Interrupt, ResumeError};
 use crate::message::{Envelope, Message};
@@ -167,23 +168,30 @@ impl TaskRef {
         P: FnMut(&M) -> bool,
     {
         let core = self.own_core()?;
-        loop {
-            // A message from another node is decoded once and moved out as it is
-            // selected; a local one stays in its envelope until taken out below.
-            let mut taken = None;
-            let env = select_receive(core, |env| env.select::<M>(&mut pred, &mut taken)).await?;
-            if let Some(msg) = taken {
-                return Ok(msg);
+        // The next message is usually the one wanted: take it without a scan.
+        if let Some(interrupt) = core.take_interrupt() {
+            return Err(interrupt);
+        }
+        match core.pop_own_as::<M>() {
+            Some(Taken::Value(msg, span)) => {
+                if pred(&msg) {
+                    return Ok(msg);
+                }
+                core.put_back_own_front(Envelope::with_span(msg, span));
             }
-            // `select` checked its type, so this cannot fail; loop to stay panic-free.
-            match env.downcast::<M>() {
-                Ok(msg) => return Ok(msg),
-                Err(back) => {
-                    tracing::error!("selected message changed type; receiving the next one");
-                    drop(back);
+            Some(Taken::Env(env)) => {
+                if env.downcast_ref::<M>().is_some_and(&mut pred) {
+                    match env.downcast::<M>() {
+                        Ok(msg) => return Ok(msg),
+                        Err(back) => core.put_back_own_front(back),
+                    }
+                } else {
+                    core.put_back_own_front(env);
                 }
             }
+            None => {}
         }
+        select_receive_as(core, pred).await
     }
 
     /// Waits for the next message of type `M`, or `None` after `timeout`; messages of
@@ -317,6 +325,63 @@ impl Drop for ParkGuard<'_> {
             }
         }
     }
+}
+
+/// Selective receive by type: scans the unreceived messages outside the mailbox lock
+/// (so the predicate, which is user code, never runs under it), passing over messages
+/// of other types a run at a time, and leaving the others in order.
+async fn select_receive_as<M, P>(core: &Arc<TaskCore>, mut pred: P) -> Result<M, Interrupt>
+where
+    M: Message,
+    P: FnMut(&M) -> bool,
+{
+    let mut parked = ParkGuard::new(core, Waiting::Receive);
+    poll_fn(|cx| {
+        loop {
+            if let Some(interrupt) = core.take_interrupt() {
+                parked.armed = false;
+                return Poll::Ready(Err(interrupt));
+            }
+            let mut all = core.take_queue_own();
+            let hit = all.remove_first_as::<M>(&mut pred);
+            core.put_back_queue_own(all);
+            match hit {
+                Some(Taken::Value(msg, _)) => {
+                    parked.armed = false;
+                    core.received_own_message();
+                    return Poll::Ready(Ok(msg));
+                }
+                Some(Taken::Env(env)) => {
+                    core.received_own(&env);
+                    // `remove_first_as` checked its type, so this cannot fail; look
+                    // again to stay panic-free.
+                    match env.downcast::<M>() {
+                        Ok(msg) => {
+                            parked.armed = false;
+                            return Poll::Ready(Ok(msg));
+                        }
+                        Err(back) => {
+                            tracing::error!(
+                                "selected message changed type; receiving the next one"
+                            );
+                            drop(back);
+                            continue;
+                        }
+                    }
+                }
+                None => {}
+            }
+            let mut st = core.state.lock();
+            if !st.queue.is_empty() {
+                // Messages arrived while scanning: look at them before parking.
+                continue;
+            }
+            st.park(Waiting::Receive, cx.waker());
+            parked.armed = true;
+            return Poll::Pending;
+        }
+    })
+    .await
 }
 
 /// Selective receive: scans the unreceived messages outside the mailbox lock (so the

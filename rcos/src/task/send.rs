@@ -33,9 +33,9 @@ impl TaskRef {
     #[inline]
     pub fn send<M: Message>(&self, msg: M) -> Result<(), SendError<M>> {
         match &self.repr {
-            Repr::Local(core) => {
-                push_local(core, Envelope::new(msg)).map_err(|e| e.map(take_back::<M>))
-            }
+            Repr::Local(core) => core
+                .push_message(msg)
+                .map_err(|(msg, kind)| SendError::new(msg, kind)),
             Repr::Detached(_) => Err(SendError::new(msg, self.unreachable_kind())),
             Repr::Remote(r) => match r.send_msg(WireMsg::of(&msg)) {
                 Ok(()) => Ok(()),
