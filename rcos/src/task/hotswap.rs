@@ -69,10 +69,19 @@ pub(crate) struct Accepted {
 
 impl TaskCore {
     /// The accepted swap, if the task accepted one since the last look.
+    #[inline]
     pub(crate) fn take_accepted(&self) -> Option<Accepted> {
         if !self.signalled(SWAP) {
             return None;
         }
+        self.take_accepted_swap()
+    }
+
+    /// [`take_accepted`](Self::take_accepted) once the flag is up (out of line: the
+    /// flag is looked at on every poll of every task).
+    #[cold]
+    #[inline(never)]
+    fn take_accepted_swap(&self) -> Option<Accepted> {
         self.set_signal(SWAP, false);
         self.state.lock().extra.as_mut()?.accepted.take()
     }
