@@ -174,6 +174,39 @@ fn selective_receive_takes_the_next_message_directly_and_keeps_order_when_it_ref
     assert_eq!(rest, texts);
 }
 
+/// A selective receive's predicate sees each queued message once, even when it refuses
+/// the next message (looked at first, without a scan) and the scan goes on past it.
+#[test]
+fn a_selective_receive_predicate_sees_each_message_once() {
+    let rt = det(1);
+    let out = run(&rt, async {
+        let task = rcos::spawn(|task| async move {
+            let _: bool = task.receive_type().await?;
+            let mut offered = Vec::new();
+            let nine = task
+                .receive_where(|n: &u64| {
+                    offered.push(*n);
+                    *n == 9
+                })
+                .await?;
+            Ok::<_, rcos::Interrupt>((nine, offered))
+        });
+        task.send(true).unwrap();
+        for i in 0..12u64 {
+            task.send(i).unwrap();
+        }
+        task.finish().await
+    });
+    let (nine, offered) = out
+        .value()
+        .unwrap()
+        .take::<Result<(u64, Vec<u64>), rcos::Interrupt>>()
+        .unwrap()
+        .unwrap();
+    assert_eq!(nine, 9);
+    assert_eq!(offered, (0..=9).collect::<Vec<_>>());
+}
+
 #[test]
 fn receive_match_sees_messages_that_arrive_while_waiting() {
     let rt = rt2();

@@ -440,8 +440,12 @@ impl TaskCore {
 
     /// Puts back what selective receive by type did not take: older than anything that
     /// arrived meanwhile.
-    pub(crate) fn put_back_queue_own(&self, rest: Queue) {
+    ///
+    /// Anything the batch took meanwhile (a predicate, which is user code, may itself
+    /// have received) is newer than `rest` and goes behind it.
+    pub(crate) fn put_back_queue_own(&self, mut rest: Queue) {
         let mut batch = self.batch.lock();
+        rest.append(&mut batch);
         *batch = rest;
         self.batched.store(!batch.is_empty(), Ordering::Relaxed);
     }
@@ -471,8 +475,12 @@ impl TaskCore {
 
     /// Puts back what selective receive did not take: older than anything that
     /// arrived meanwhile.
-    pub(crate) fn put_back_own(&self, rest: VecDeque<Envelope>) {
+    ///
+    /// Anything the batch took meanwhile (a predicate, which is user code, may itself
+    /// have received) is newer than `rest` and goes behind it.
+    pub(crate) fn put_back_own(&self, mut rest: VecDeque<Envelope>) {
         let mut batch = self.batch.lock();
+        batch.append_to(&mut rest);
         batch.set(rest);
         self.batched.store(!batch.is_empty(), Ordering::Relaxed);
     }

@@ -4,9 +4,10 @@
 //! behind one of its own type joins it in a [`Run`]: same-typed messages queued one
 //! after another share one growing buffer and are boxed into envelopes only as they
 //! are taken out (see `message::envelope::run`). Only small messages do (at most
-//! [`RUN_MAX_BYTES`]). Every other message (a runtime
-//! signal, a forwarded envelope, one from another node, a local-only value) waits as
-//! the envelope it came in.
+//! [`RUN_MAX_BYTES`], with the span). Runtime signals, channel messages, messages from
+//! other nodes still encoded and local-only values wait in the envelopes they came in;
+//! an envelope holding an ordinary message (one forwarded, say) may start a run with
+//! the same-typed message sent after it.
 //!
 //! [`TaskRef::send`]: crate::TaskRef::send
 
@@ -195,29 +196,41 @@ impl Queue {
     }
 
     /// Takes out the oldest message that is an `M` accepted by `pred` (decoding one from
-    /// another node that is named as an `M`), leaving the others in their order.
-    /// Messages of other types are passed over by type, a run of them at once, so the
-    /// cost grows with the number of places in the queue, not of messages.
+    /// another node that is named as an `M`), leaving the others in their order; the
+    /// first `skip` messages are not looked at (the predicate has seen them). Messages
+    /// of other types are passed over by type, a run of them at once, so the cost grows
+    /// with the number of places in the queue, not of messages.
     pub(crate) fn remove_first_as<M: Message>(
         &mut self,
+        skip: usize,
         pred: &mut impl FnMut(&M) -> bool,
     ) -> Option<Taken<M>> {
         let q = self.0.as_mut()?;
         let mut hit = None;
+        // Messages before the current place.
+        let mut before = 0;
         for (at, entry) in q.list.iter_mut().enumerate() {
             match entry {
                 Entry::Run(run) => {
-                    if let Some((value, span)) = run.remove_first_as(pred) {
-                        hit = Some((at, Found::InRun(value, span, run.len() == 0)));
-                        break;
+                    let len = run.len();
+                    if before + len > skip {
+                        let from = skip.saturating_sub(before);
+                        if let Some((value, span)) = run.remove_first_as(from, pred) {
+                            hit = Some((at, Found::InRun(value, span, run.len() == 0)));
+                            break;
+                        }
                     }
+                    before += len;
                 }
                 Entry::One(env) => {
-                    let mut decoded = None;
-                    if env.select::<M>(pred, &mut decoded) {
-                        hit = Some((at, decoded.map_or(Found::Local, Found::Decoded)));
-                        break;
+                    if before >= skip {
+                        let mut decoded = None;
+                        if env.select::<M>(pred, &mut decoded) {
+                            hit = Some((at, decoded.map_or(Found::Local, Found::Decoded)));
+                            break;
+                        }
                     }
+                    before += 1;
                 }
             }
         }
@@ -547,18 +560,18 @@ mod tests {
             Taken::Env(env) => env.downcast::<u64>().expect("a u64"),
         };
         // In a run, unboxed; the predicate picks the first odd one.
-        let odd = queue.remove_first_as::<u64>(&mut |n| n % 2 == 1);
+        let odd = queue.remove_first_as::<u64>(0, &mut |n| n % 2 == 1);
         assert_eq!(odd.map(value), Some(1));
         // The encoded u32 from another node is decoded; refused, it stays, decoded.
-        assert!(queue.remove_first_as::<u32>(&mut |n| *n > 7).is_some());
-        let u32s: Vec<u32> = std::iter::from_fn(|| queue.remove_first_as::<u32>(&mut |_| true))
+        assert!(queue.remove_first_as::<u32>(0, &mut |n| *n > 7).is_some());
+        let u32s: Vec<u32> = std::iter::from_fn(|| queue.remove_first_as::<u32>(0, &mut |_| true))
             .map(|t| match t {
                 Taken::Value(v, _) => v,
                 Taken::Env(env) => env.downcast::<u32>().expect("a u32"),
             })
             .collect();
         assert_eq!(u32s, [7, 9, 10]);
-        assert!(queue.remove_first_as::<bool>(&mut |_| true).is_none());
+        assert!(queue.remove_first_as::<bool>(0, &mut |_| true).is_none());
         assert_eq!(queue.len(), 5);
         let rest = drain(&mut queue);
         let expected: Vec<(String, u64)> = std::iter::once(("String".to_string(), 0))

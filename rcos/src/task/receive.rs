@@ -189,9 +189,10 @@ impl TaskRef {
                     core.put_back_own_front(env);
                 }
             }
-            None => {}
+            None => return select_receive_as(core, pred, 0).await,
         }
-        select_receive_as(core, pred).await
+        // The predicate refused the next message: the scan starts after it.
+        select_receive_as(core, pred, 1).await
     }
 
     /// Waits for the next message of type `M`, or `None` after `timeout`; messages of
@@ -330,20 +331,32 @@ impl Drop for ParkGuard<'_> {
 /// Selective receive by type: scans the unreceived messages outside the mailbox lock
 /// (so the predicate, which is user code, never runs under it), passing over messages
 /// of other types a run at a time, and leaving the others in order.
-async fn select_receive_as<M, P>(core: &Arc<TaskCore>, mut pred: P) -> Result<M, Interrupt>
+///
+/// The predicate sees each message at most once per wake-up: `seen` messages at the
+/// front have been offered to it already (by the caller's look at the next message).
+async fn select_receive_as<M, P>(
+    core: &Arc<TaskCore>,
+    mut pred: P,
+    mut seen: usize,
+) -> Result<M, Interrupt>
 where
     M: Message,
     P: FnMut(&M) -> bool,
 {
     let mut parked = ParkGuard::new(core, Waiting::Receive);
     poll_fn(|cx| {
+        // Messages at the front that this wake-up has offered to the predicate.
+        let mut scanned = std::mem::take(&mut seen);
         loop {
             if let Some(interrupt) = core.take_interrupt() {
                 parked.armed = false;
                 return Poll::Ready(Err(interrupt));
             }
             let mut all = core.take_queue_own();
-            let hit = all.remove_first_as::<M>(&mut pred);
+            let hit = all.remove_first_as::<M>(scanned, &mut pred);
+            if hit.is_none() {
+                scanned = all.len();
+            }
             core.put_back_queue_own(all);
             match hit {
                 Some(Taken::Value(msg, _)) => {

@@ -83,15 +83,17 @@ impl Run {
             .pop_front()
     }
 
-    /// Takes out the first message that `pred` accepts, unboxed, if the run holds `M`s
-    /// (a run of another type is passed over without a look at its messages).
+    /// Takes out the first message after the first `skip` that `pred` accepts,
+    /// unboxed, if the run holds `M`s (a run of another type is passed over without a
+    /// look at its messages).
     pub(crate) fn remove_first_as<M: Message>(
         &mut self,
+        skip: usize,
         pred: &mut impl FnMut(&M) -> bool,
     ) -> Option<(M, Span)> {
         let run = &mut self.0.as_any_mut().downcast_mut::<RunOf<M>>()?.0;
-        let at = run.iter().position(|(value, _)| pred(value))?;
-        run.remove(at)
+        let at = run.iter().skip(skip).position(|(value, _)| pred(value))?;
+        run.remove(skip + at)
     }
 
     /// Appends `msg` if the run holds `M`s; hands it back if it holds another type.
