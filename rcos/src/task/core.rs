@@ -338,8 +338,9 @@ impl TaskCore {
 
     /// The task's own next message, taking a batch from the shared queue when several
     /// wait; with `park`, registers the waker for `Waiting::Receive` if there is none.
-    /// Only the task itself may call this.
-    #[inline]
+    /// Only the task itself may call this. Inlined into `receive`, for the reason
+    /// [`Queue::pop_front`] gives.
+    #[inline(always)]
     pub(crate) fn pop_own(&self, park: Option<&Waker>) -> Option<Envelope> {
         if self.batched.load(Ordering::Relaxed) {
             let env = {
@@ -393,7 +394,7 @@ impl TaskCore {
     /// if the next message is something else, none is queued, or the mailbox is
     /// bounded (whose accounting the full scan keeps). Only the task itself may call
     /// this.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop_own_as<M: Message>(&self) -> Option<Taken<M>> {
         if self.is_bounded() {
             return None;

@@ -12,7 +12,7 @@
 use std::any::{Any, TypeId};
 use std::collections::VecDeque;
 
-use super::{Envelope, Header, Inner, MessageBox};
+use super::{Envelope, Header, Inner, MessageBox, Payload};
 
 use crate::message::Message;
 
@@ -29,7 +29,9 @@ pub(crate) struct Run(Box<dyn RunQueue>);
 pub(super) trait RunQueue: Send + 'static {
     fn as_any_mut(&mut self) -> &mut dyn Any;
     fn len(&self) -> usize;
-    fn pop(&mut self) -> Option<Envelope>;
+    /// The oldest message, boxed. (A box, not an envelope: at two words it comes back
+    /// in registers; an envelope, at three, would come back through memory.)
+    fn pop(&mut self) -> Option<Box<dyn Payload>>;
 }
 
 /// The messages of a run of `M`s with their spans.
@@ -46,17 +48,15 @@ impl<M: Message> RunQueue for RunOf<M> {
     }
 
     #[inline]
-    fn pop(&mut self) -> Option<Envelope> {
-        let (value, span) = self.0.pop_front()?;
-        Some(Envelope {
-            inner: Inner::Boxed(Box::new(MessageBox {
-                header: Header {
-                    span,
-                    system: false,
-                },
-                value,
-            })),
-        })
+    fn pop(&mut self) -> Option<Box<dyn Payload>> {
+        let (value, span) = pop_freeing(&mut self.0)?;
+        Some(Box::new(MessageBox {
+            header: Header {
+                span,
+                system: false,
+            },
+            value,
+        }))
     }
 }
 
@@ -68,19 +68,17 @@ impl Run {
     }
 
     /// The oldest message, boxed into an envelope as [`Envelope::new`] would have.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<Envelope> {
-        self.0.pop()
+        self.0.pop().map(|boxed| Envelope {
+            inner: Inner::Boxed(boxed),
+        })
     }
 
     /// The oldest message, unboxed, if the run holds `M`s.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop_as<M: Message>(&mut self) -> Option<(M, Span)> {
-        self.0
-            .as_any_mut()
-            .downcast_mut::<RunOf<M>>()?
-            .0
-            .pop_front()
+        pop_freeing(&mut self.0.as_any_mut().downcast_mut::<RunOf<M>>()?.0)
     }
 
     /// Takes out the first message after the first `skip` that `pred` accepts,
@@ -174,6 +172,17 @@ impl Envelope {
             })),
         }
     }
+}
+
+/// Takes the oldest message of a run's buffer; the buffer is freed once emptied (an
+/// emptied run stays in its queue until the next take, but holds no room).
+#[inline(always)]
+fn pop_freeing<T>(queue: &mut VecDeque<T>) -> Option<T> {
+    let value = queue.pop_front();
+    if queue.is_empty() && queue.capacity() > 0 {
+        *queue = VecDeque::new();
+    }
+    value
 }
 
 /// A run holding one message (see `Payload::into_run`).
