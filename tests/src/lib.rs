@@ -112,6 +112,41 @@ pub fn log_if_asked() {
     });
 }
 
+/// Installs, once per test binary, a global `tracing` subscriber that writes into a
+/// buffer, and returns the buffer: one line an event, each starting with the seconds
+/// since it was installed (`   1.234567890s`). The first call's `filter` (an
+/// `EnvFilter` directive such as `"rcos=warn"`) is the one used.
+pub fn captured_log(filter: &str) -> &'static Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOG: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_ansi(false)
+            .with_timer(tracing_subscriber::fmt::time::Uptime::default())
+            .with_writer(move || LogCapture(writer.clone()))
+            .init();
+        buf
+    })
+}
+
+/// The writer behind [`captured_log`].
+struct LogCapture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A node runtime with a custom configuration, with quick heartbeats (a peer silent
 /// for 400 ms is down) and a short reconnection grace, so that loss is seen fast.
 pub fn node_with(name: &str, config: rcos::net::NodeConfig) -> Runtime {

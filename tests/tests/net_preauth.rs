@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rcos::net::{self, NodeConfig};
@@ -29,30 +29,7 @@ fn exclusive() -> MutexGuard<'static, ()> {
 /// What the global subscriber has written: one line an event, each starting with the
 /// seconds since the subscriber was installed (`   1.234567890s`).
 fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = buf.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("rcos=warn"))
-            .with_ansi(false)
-            .with_timer(tracing_subscriber::fmt::time::Uptime::default())
-            .with_writer(move || Capture(writer.clone()))
-            .init();
-        buf
-    })
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    rcos_tests::captured_log("rcos=warn")
 }
 
 /// What the node logged doing with a connection it accepted.

@@ -7,9 +7,8 @@
 //! that captures everything `rcos` logs at `info` and above; it is its own test binary
 //! so that no other test's logs end up in the capture.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rcos::task::Builder as TaskBuilder;
@@ -17,29 +16,7 @@ use rcos::{Runtime, TaskRef};
 
 /// What the global subscriber has written.
 fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = buf.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("rcos=info"))
-            .with_ansi(false)
-            .with_writer(move || Capture(writer.clone()))
-            .init();
-        buf
-    })
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    rcos_tests::captured_log("rcos=info")
 }
 
 /// The captured warning line that contains `needle`, if there is one yet.

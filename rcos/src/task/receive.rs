@@ -315,6 +315,18 @@ impl<'a> ParkGuard<'a> {
             armed: false,
         }
     }
+
+    /// After a scan of the mailbox found nothing wanted: parks for a message unless
+    /// one arrived meanwhile (then the caller looks again); true if it parked.
+    fn park_unless_arrived(&mut self, waker: &std::task::Waker) -> bool {
+        let mut st = self.core.state.lock();
+        if !st.queue.is_empty() {
+            return false;
+        }
+        st.park(self.kind, waker);
+        self.armed = true;
+        true
+    }
 }
 
 impl Drop for ParkGuard<'_> {
@@ -384,14 +396,9 @@ where
                 }
                 None => {}
             }
-            let mut st = core.state.lock();
-            if !st.queue.is_empty() {
-                // Messages arrived while scanning: look at them before parking.
-                continue;
+            if parked.park_unless_arrived(cx.waker()) {
+                return Poll::Pending;
             }
-            st.park(Waiting::Receive, cx.waker());
-            parked.armed = true;
-            return Poll::Pending;
         }
     })
     .await
@@ -424,14 +431,9 @@ where
                 core.received_own(&env);
                 return Poll::Ready(Ok(env));
             }
-            let mut st = core.state.lock();
-            if !st.queue.is_empty() {
-                // Messages arrived while scanning: look at them before parking.
-                continue;
+            if parked.park_unless_arrived(cx.waker()) {
+                return Poll::Pending;
             }
-            st.park(Waiting::Receive, cx.waker());
-            parked.armed = true;
-            return Poll::Pending;
         }
     })
     .await
