@@ -273,7 +273,35 @@ fn http_get(url: &str) -> String {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("an answer");
     assert!(answer.starts_with("HTTP/1.1 200"), "GET {url}: {answer}");
-    answer
+    dechunked(answer)
+}
+
+/// The answer with a chunked body joined back into one piece (the chunk boundaries
+/// would otherwise split what the test looks for, at offsets that vary run to run).
+fn dechunked(answer: String) -> String {
+    let Some((head, body)) = answer.split_once("\r\n\r\n") else {
+        return answer;
+    };
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return answer;
+    }
+    // Bytes, not chars: a chunk boundary may fall inside a character.
+    let mut body = body.as_bytes();
+    let mut joined = Vec::new();
+    while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&body[..eol]).expect("a chunk size line");
+        let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        let rest = &body[eol + 2..];
+        joined.extend_from_slice(&rest[..size]);
+        body = rest[size..].strip_prefix(b"\r\n").unwrap_or(&rest[size..]);
+    }
+    format!("{head}\r\n\r\n{}", String::from_utf8_lossy(&joined))
 }
 
 /// The `host:port` at the end of a node's "... listening at 127.0.0.1:PORT" line.
@@ -348,4 +376,15 @@ fn cluster_dashboard_in_a_browser() {
     b.expect("served 1 clients");
     a.finish();
     b.finish();
+}
+
+/// The test's own HTTP reading: a chunked body comes back joined, whatever the chunk
+/// boundaries split.
+#[test]
+fn a_chunked_answer_is_joined() {
+    let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked";
+    let answer = format!("{head}\r\n\r\n4\r\n\"sta\r\n6\r\nte\":1}}\r\n0\r\n\r\n");
+    assert_eq!(dechunked(answer), format!("{head}\r\n\r\n\"state\":1}}"));
+    let plain = "HTTP/1.1 200 OK\r\n\r\n{}".to_string();
+    assert_eq!(dechunked(plain.clone()), plain);
 }
